@@ -1,0 +1,30 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test install lint bench clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/bootstrap.sh
+	PYTHON=$(PYTHON) scripts/bootstrap.sh requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Server plus 8 simulated beds on virtual serial ports, embedded SQLite: http://127.0.0.1:8000/
+demo: $(STAMP)
+	$(VENV)/bin/spu-monitor demo $(ARGS)
+
+## Whole test suite (installs what it needs: venv, dependencies, Debian's chromium).
+test: $(STAMP)
+	scripts/ensure-chromium.sh
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check monitor drivers simulators tests
+
+bench: $(STAMP)
+	$(VENV)/bin/python benchmarks/throughput.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache test-artifacts

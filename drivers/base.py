@@ -1,0 +1,261 @@
+"""The shape every protocol shares: serial settings, the sans-I/O host codec, the async Device.
+
+A protocol module provides a :class:`HostCodec` subclass: bytes in with
+:meth:`HostCodec.receive_data`, decoded events out with :meth:`HostCodec.events_received`,
+bytes to send out with :meth:`HostCodec.data_to_send`. It does no I/O, never sleeps and
+never raises on bad input: a corrupt frame is counted in :attr:`HostCodec.frames_bad` and
+skipped.
+
+:class:`Device` is the one generic asyncio shell around any codec.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import ClassVar
+
+from monitor.errors import DeviceDisconnected, DeviceOpenError
+from monitor.models import DeviceEvent
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SerialSettings:
+    """Line parameters a device needs. Applied when the port is a serial line."""
+
+    baudrate: int = 9600
+    bytesize: int = 8
+    parity: str = "N"  # N, E, O
+    stopbits: float = 1
+    rtscts: bool = False
+
+    def describe(self) -> str:
+        """Short form such as ``9600 8N1``."""
+        stop = int(self.stopbits) if self.stopbits == int(self.stopbits) else self.stopbits
+        flow = ", RTS/CTS" if self.rtscts else ""
+        return f"{self.baudrate} {self.bytesize}{self.parity}{stop}{flow}"
+
+
+class HostCodec:
+    """Base class of the driver side of a protocol (sans-I/O).
+
+    Subclasses implement :meth:`_feed` and may override :meth:`start`.
+
+    Args:
+        device_id: put on every event this codec produces.
+    """
+
+    name: ClassVar[str] = ""
+    """Registry name of the protocol."""
+
+    serial_settings: ClassVar[SerialSettings] = SerialSettings()
+    """Default line parameters."""
+
+    def __init__(self, device_id: str = "device") -> None:
+        self.device_id = device_id
+        self.frames_ok = 0
+        self.frames_bad = 0
+        self.bytes_discarded = 0
+        self._events: list[DeviceEvent] = []
+        self._outgoing: list[bytes] = []
+        self._last_time = 0.0
+
+    # -- the five methods -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue whatever the host must send first (association, data requests)."""
+
+    def receive_data(self, data: bytes, now: float | None = None) -> None:
+        """Feed bytes read from the device.
+
+        Args:
+            data: any number of bytes, split anywhere.
+            now: POSIX time the bytes were read. When ``None``, times come from the frames
+                themselves where they carry one.
+        """
+        if now is not None:
+            self._last_time = now
+        self._feed(bytes(data), now)
+
+    def receive_eof(self) -> None:
+        """The device closed the stream. Any partial frame is dropped and counted."""
+
+    def events_received(self) -> list[DeviceEvent]:
+        """Return and clear the events decoded so far."""
+        events, self._events = self._events, []
+        return events
+
+    def data_to_send(self) -> list[bytes]:
+        """Return and clear the bytes the host must send to the device."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    # -- for subclasses -------------------------------------------------------------------
+
+    def _feed(self, data: bytes, now: float | None) -> None:
+        raise NotImplementedError
+
+    def _emit(self, event: DeviceEvent) -> None:
+        self._events.append(event)
+
+    def _send(self, data: bytes) -> None:
+        self._outgoing.append(data)
+
+    def _bad_frame(self, reason: str, discarded: int = 0) -> None:
+        self.frames_bad += 1
+        self.bytes_discarded += discarded
+        _LOGGER.debug("%s: bad frame skipped: %s", self.name, reason)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters: frames decoded, frames rejected, bytes discarded."""
+        return {
+            "frames_ok": self.frames_ok,
+            "frames_bad": self.frames_bad,
+            "bytes_discarded": self.bytes_discarded,
+        }
+
+
+class Device:
+    """An open device: a transport plus a codec, iterated for events.
+
+    Use ``async with await open_device(...) as device: async for event in device: ...``.
+    Iteration ends quietly after :meth:`aclose` and raises
+    :class:`~monitor.errors.DeviceDisconnected` when the port goes away.
+    """
+
+    def __init__(
+        self,
+        codec: HostCodec,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        url: str,
+    ) -> None:
+        self.codec = codec
+        self.url = url
+        self._reader = reader
+        self._writer = writer
+        self._closing = False
+        self._pending: list[DeviceEvent] = []
+
+    @property
+    def device_id(self) -> str:
+        """The configured id the codec stamps on events."""
+        return self.codec.device_id
+
+    async def __aenter__(self) -> Device:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Run the codec's opening handshake."""
+        self.codec.start()
+        await self._flush()
+
+    async def _flush(self) -> None:
+        out = self.codec.data_to_send()
+        if not out:
+            return
+        try:
+            for chunk in out:
+                self._writer.write(chunk)
+            await self._writer.drain()
+        except (OSError, ConnectionError) as exc:
+            raise DeviceDisconnected(f"write to {self.url} failed: {exc}") from exc
+        except Exception as exc:  # pyserial raises SerialException, a plain IOError subclass
+            if _is_serial_error(exc):
+                raise DeviceDisconnected(f"write to {self.url} failed: {exc}") from exc
+            raise
+
+    async def read_events(self, max_bytes: int = 4096) -> list[DeviceEvent]:
+        """Read once from the port and return the events decoded (maybe none).
+
+        Raises:
+            DeviceDisconnected: end of stream or I/O error.
+        """
+        try:
+            data = await self._reader.read(max_bytes)
+        except (OSError, ConnectionError) as exc:
+            if self._closing:
+                return []
+            raise DeviceDisconnected(f"{self.url}: {exc}") from exc
+        except Exception as exc:
+            if _is_serial_error(exc):
+                if self._closing:
+                    return []
+                raise DeviceDisconnected(f"{self.url}: {exc}") from exc
+            raise
+        if not data:
+            self.codec.receive_eof()
+            if self._closing:
+                return []
+            raise DeviceDisconnected(f"{self.url}: end of stream")
+        self.codec.receive_data(data, time.time())
+        await self._flush()
+        return self.codec.events_received()
+
+    def __aiter__(self) -> AsyncIterator[DeviceEvent]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[DeviceEvent]:
+        while not self._closing:
+            events = await self.read_events()
+            for event in events:
+                yield event
+
+    async def aclose(self) -> None:
+        """Close the port. Safe to call twice."""
+        if self._closing:
+            return
+        self._closing = True
+        self._writer.close()
+        try:
+            await self._writer.wait_closed()
+        except (OSError, ConnectionError):
+            pass
+        except Exception as exc:
+            if not _is_serial_error(exc):
+                raise
+
+
+def _is_serial_error(exc: BaseException) -> bool:
+    # Imported lazily: pyserial is only needed for real serial ports.
+    try:
+        import serial
+    except ImportError:  # pragma: no cover - pyserial is a dependency
+        return False
+    return isinstance(exc, serial.SerialException)
+
+
+async def open_with(
+    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0
+) -> Device:
+    """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
+
+    Raises:
+        DeviceOpenError: the port cannot be opened.
+    """
+    from drivers.transport import open_transport
+
+    reader, writer = await open_transport(url, settings or codec.serial_settings, timeout)
+    device = Device(codec, reader, writer, url)
+    try:
+        await device.start()
+    except DeviceDisconnected as exc:
+        await device.aclose()
+        raise DeviceOpenError(str(exc)) from exc
+    return device
+

@@ -1,0 +1,258 @@
+"""The ``spu-monitor`` command: serve, simulate, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from monitor.config import BedConfig, DeviceConfig, Settings, UnitConfig
+from monitor.errors import ConfigError, MonitorError
+
+_LOGGER = logging.getLogger("spu-monitor")
+
+DISCLAIMER = ("SPU Monitor is a secondary alarm display beside the bedside monitors, "
+              "not a certified medical device.")
+
+# Demo beds cycle through these so the first two minutes show the product at work.
+DEMO_SCENARIOS = ["stable", "desaturation", "hr_rise", "hypertension", "motion_artifact",
+                  "sensor_off", "disconnect", "stable"]
+
+
+def _add_server_args(p: argparse.ArgumentParser, default_port: int = 8000) -> None:
+    p.add_argument("--host", default=None,
+                   help="address to bind (default 127.0.0.1; env MONITOR_HOST)")
+    p.add_argument("--port", type=int, default=None,
+                   help=f"HTTP port (default {default_port}; env MONITOR_PORT)")
+    p.add_argument("--db", default=None,
+                   help="SQLite file path or SQLAlchemy URL (default spu-monitor.db; "
+                        "env MONITOR_DB)")
+    p.add_argument("--log-level", default="info",
+                   choices=["debug", "info", "warning", "error"])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also used to keep the docs true to the code)."""
+    parser = argparse.ArgumentParser(
+        prog="spu-monitor",
+        description="Real-time vital-sign central station for a short procedure unit. "
+        + DISCLAIMER,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the server on the devices of a unit file",
+                           description="Run the monitoring server: read every device of the "
+                           "unit file, store, alarm and serve the dashboard.")
+    _add_server_args(serve)
+    serve.add_argument("--config", default=None,
+                       help="unit file (TOML) mapping serial ports to beds and protocols "
+                            "(env MONITOR_CONFIG)")
+
+    simulate = sub.add_parser(
+        "simulate", help="run a simulated device on a virtual or real serial port",
+        description="Write a simulated device's byte-exact output onto a port.")
+    simulate.add_argument("--protocol", default="masimo", help="protocol name (default masimo)")
+    simulate.add_argument("--scenario", default="stable",
+                          help="scenario name (default stable; see docs/simulators.md)")
+    where = simulate.add_mutually_exclusive_group()
+    where.add_argument("--pty", action="store_true",
+                       help="create a virtual serial port and print its path (default)")
+    where.add_argument("--port", dest="serial_port", metavar="PATH",
+                       help="write to an existing serial port instead")
+    simulate.add_argument("--link", metavar="PATH",
+                          help="with --pty: also make PATH a stable symlink to the port")
+    simulate.add_argument("--speed", type=float, default=1.0,
+                          help="scenario seconds per real second (default 1)")
+    simulate.add_argument("--duration", type=float, default=None,
+                          help="stop after this many scenario seconds (default: run for ever)")
+    simulate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                          help="device option, e.g. model=radical7 (repeatable)")
+    simulate.add_argument("--seed", type=int, default=1, help="patient variation seed")
+
+    demo = sub.add_parser(
+        "demo", help="server plus N simulated beds on virtual serial ports",
+        description="Start the server with N simulated beds. Each simulator writes to its "
+        "own pty that the server's driver reads: the real serial path.")
+    _add_server_args(demo)
+    demo.add_argument("--beds", type=int, default=8, help="number of beds (default 8, max 64)")
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    values = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)
+              is not None}
+    values.update({k: v for k, v in extra.items() if v is not None})
+    return Settings(**values)
+
+
+def _serve(settings: Settings, unit: UnitConfig, log_level: str) -> int:
+    import uvicorn
+
+    from monitor.api import create_app
+
+    app = create_app(settings, unit)
+    if settings.host not in ("127.0.0.1", "::1", "localhost"):
+        _LOGGER.warning("binding to %s: the dashboard is reachable from the network",
+                        settings.host)
+    print(f"SPU Monitor on http://{settings.host}:{settings.port}/  ({len(unit.beds)} beds)",
+          flush=True)
+    print(DISCLAIMER, flush=True)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                            access_log=False)
+    uvicorn.Server(config).run()
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """``spu-monitor serve``."""
+    settings = _settings(args, config=args.config)
+    unit = UnitConfig.load(settings.config) if settings.config else UnitConfig()
+    if not unit.beds:
+        _LOGGER.warning("no beds configured: pass --config UNIT.toml (see docs/configuration.md)")
+    return _serve(settings, unit, args.log_level)
+
+
+def _parse_options(items: list[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--option expects KEY=VALUE, got {item!r}")
+        try:
+            options[key] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key] = value
+    return options
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """``spu-monitor simulate``."""
+    from simulators import device_codec
+    from simulators.port import PtyPort, SerialPort, run_scenario
+    from simulators.scenarios import Patient, scenario
+
+    try:
+        chosen = scenario(args.scenario)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    codec = device_codec(args.protocol, **_parse_options(args.option))
+
+    async def run() -> None:
+        port: PtyPort | SerialPort
+        if args.serial_port:
+            port = await SerialPort.open(args.serial_port, codec)
+        else:
+            port = PtyPort(link=args.link)
+            print(port.path, flush=True)
+        print(f"simulating {args.protocol} ({chosen.name}: {chosen.description}) on "
+              f"{port.path}, {codec.serial_settings.describe()}", file=sys.stderr, flush=True)
+        try:
+            await run_scenario(codec, chosen, port, patient=Patient(seed=args.seed),
+                               speed=args.speed, duration=args.duration)
+        finally:
+            port.close()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def demo_plan(beds: int) -> list[dict[str, Any]]:
+    """The simulated devices of a demo unit: a mix of scenarios and protocols."""
+    import drivers
+    from simulators import DEVICE_CODECS
+    from simulators.fleet import SimulatedDevice
+    from simulators.scenarios import Patient
+
+    def protocol_for(scenario_name: str, i: int) -> str:
+        # A multiparameter monitor (ECG + NIBP + SpO2) where the scenario needs ECG or NIBP.
+        full = [p for p in ("ge_s5", "hl7") if p in DEVICE_CODECS and p in drivers.PROTOCOLS
+                and p != "hl7"]
+        oximeters = [p for p in ("masimo", "nonin", "nellcor")
+                     if p in DEVICE_CODECS and p in drivers.PROTOCOLS]
+        if full and scenario_name in ("hr_rise", "hypertension", "stable", "disconnect"):
+            return full[0]
+        return oximeters[i % len(oximeters)]
+
+    plan = []
+    for i in range(beds):
+        name = DEMO_SCENARIOS[i % len(DEMO_SCENARIOS)]
+        patient = Patient(hr=62 + (i * 7) % 24, spo2=97 + i % 3, sys=112 + (i * 5) % 28,
+                          dia=70 + (i * 3) % 14, seed=i + 1)
+        plan.append(SimulatedDevice(f"bed-{i + 1}", protocol_for(name, i), name, patient,
+                                    {}).to_dict())
+    return plan
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``spu-monitor demo``."""
+    if not 1 <= args.beds <= 64:
+        raise ConfigError("--beds must be between 1 and 64")
+    settings = _settings(args)
+    plan = demo_plan(args.beds)
+    with tempfile.TemporaryDirectory(prefix="spu-demo-") as tmp:
+        ports = Path(tmp)
+        unit = UnitConfig(name="SPU demo", beds=[
+            BedConfig(id=d["name"], label=f"Bed {i + 1}", devices=[
+                DeviceConfig(id=f"{d['name']}-{d['protocol']}", protocol=d["protocol"],
+                             port=str(ports / d["name"]))])
+            for i, d in enumerate(plan)
+        ])
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "simulators.fleet", str(ports), json.dumps(plan)],
+            env={**os.environ, "PYTHONPATH": _pythonpath()},
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not all(
+                    (ports / d["name"]).exists() for d in plan):
+                if fleet.poll() is not None:
+                    raise MonitorError("the simulators exited at start-up")
+                time.sleep(0.05)
+            for i, d in enumerate(plan):
+                print(f"  Bed {i + 1}: {d['protocol']:<8} {d['scenario']}", flush=True)
+            return _serve(settings, unit, args.log_level)
+        finally:
+            fleet.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                fleet.wait(5)
+
+
+def _pythonpath() -> str:
+    root = str(Path(__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH")
+    return f"{root}{os.pathsep}{existing}" if existing else root
+
+
+COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``spu-monitor``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "info").upper() if hasattr(args, "log_level")
+        else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except MonitorError as exc:
+        print(f"spu-monitor {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

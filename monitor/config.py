@@ -1,0 +1,218 @@
+"""Settings (environment, ``MONITOR_`` prefix) and the unit file mapping ports to beds.
+
+Precedence: explicit command-line arguments, then environment, then defaults. The unit
+file is TOML::
+
+    [unit]
+    name = "SPU"
+
+    [[beds]]
+    id = "bed-1"
+    label = "Bed 1"
+    devices = [
+      { id = "bed-1-oximeter", protocol = "masimo", port = "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0" },
+    ]
+
+Everything is validated before any port is opened; errors raise :class:`ConfigError`
+naming the bed and field at fault.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from monitor.errors import ConfigError
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Settings(BaseSettings):
+    """Service settings; each can be set as ``MONITOR_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MONITOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    """Address to bind. Loopback by default: exposing the service is a deliberate choice."""
+    port: int = Field(8000, ge=0, le=65535)
+    db: str = "spu-monitor.db"
+    """SQLite file path or a SQLAlchemy URL (``postgresql+asyncpg://...``)."""
+    config: str | None = None
+    """Path of the unit file (TOML)."""
+    stale_after_s: float = Field(10.0, gt=0)
+    """A connected device that sends nothing for this long is reported stale."""
+    reconnect_max_s: float = Field(2.0, gt=0, le=60)
+    """Longest wait between reconnection attempts."""
+    store_batch_rows: int = Field(500, ge=1)
+    store_flush_s: float = Field(1.0, gt=0)
+
+    @property
+    def db_url(self) -> str:
+        """The SQLAlchemy async URL for :attr:`db`."""
+        return database_url(self.db)
+
+
+def database_url(db: str) -> str:
+    """Turn a file path or URL into a SQLAlchemy async URL.
+
+    ``monitor.db`` -> ``sqlite+aiosqlite:///monitor.db``; ``:memory:`` stays in memory;
+    ``postgresql://`` gets the asyncpg driver.
+    """
+    if "://" not in db:
+        return f"sqlite+aiosqlite:///{db}"
+    if db.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + db[len("sqlite://") :]
+    if db.startswith("postgresql://") or db.startswith("postgres://"):
+        return "postgresql+asyncpg://" + db.split("://", 1)[1]
+    return db
+
+
+class DeviceConfig(BaseModel):
+    """One device plugged into a bed."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    protocol: str
+    port: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError("must be 1-64 letters, digits, '-', '_' or '.'")
+        return v
+
+    @field_validator("protocol")
+    @classmethod
+    def _check_protocol(cls, v: str) -> str:
+        import drivers
+
+        if v not in drivers.PROTOCOLS:
+            raise ValueError(f"unknown protocol {v!r} (known: {', '.join(sorted(drivers.PROTOCOLS))})")
+        return v
+
+    @field_validator("port")
+    @classmethod
+    def _check_port(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+
+class BedConfig(BaseModel):
+    """One bed space and its devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    label: str = ""
+    devices: list[DeviceConfig] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError("must be 1-64 letters, digits, '-', '_' or '.'")
+        return v
+
+    @property
+    def title(self) -> str:
+        """Label for screens."""
+        return self.label or self.id
+
+
+class UnitConfig(BaseModel):
+    """The unit: its name and beds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "SPU"
+    beds: list[BedConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique(self) -> UnitConfig:
+        seen_beds: set[str] = set()
+        seen_devices: set[str] = set()
+        seen_ports: dict[str, str] = {}
+        for bed in self.beds:
+            if bed.id in seen_beds:
+                raise ValueError(f"bed id {bed.id!r} is used twice")
+            seen_beds.add(bed.id)
+            for dev in bed.devices:
+                if dev.id in seen_devices:
+                    raise ValueError(f"device id {dev.id!r} is used twice")
+                seen_devices.add(dev.id)
+                if dev.port in seen_ports:
+                    raise ValueError(
+                        f"port {dev.port!r} is given to both {seen_ports[dev.port]!r} and {dev.id!r}"
+                    )
+                seen_ports[dev.port] = dev.id
+        return self
+
+    def device_beds(self) -> dict[str, str]:
+        """Device id -> bed id."""
+        return {d.id: b.id for b in self.beds for d in b.devices}
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any], source: str = "unit config") -> UnitConfig:
+        """Validate a parsed unit file.
+
+        Raises:
+            ConfigError: with every problem, each naming its place.
+        """
+        flat: dict[str, Any] = {"beds": data.get("beds", [])}
+        unit = data.get("unit", {})
+        if not isinstance(unit, dict):
+            raise ConfigError(f"{source}: [unit] must be a table")
+        if "name" in unit:
+            flat["name"] = unit["name"]
+        unknown = set(data) - {"unit", "beds"}
+        if unknown:
+            raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(unknown))}")
+        try:
+            return cls.model_validate(flat)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: {_describe(exc, flat)}") from None
+
+    @classmethod
+    def load(cls, path: str | Path) -> UnitConfig:
+        """Read and validate a unit file.
+
+        Raises:
+            ConfigError: missing file, bad TOML, or invalid content.
+        """
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"unit file {p} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"unit file {p} is not valid TOML: {exc}") from None
+        return cls.from_mapping(data, str(p))
+
+
+def _describe(exc: ValidationError, data: dict[str, Any]) -> str:
+    problems = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        where = []
+        node: Any = data
+        for part in loc:
+            if isinstance(part, int) and isinstance(node, list) and part < len(node):
+                node = node[part]
+                ident = node.get("id") if isinstance(node, dict) else None
+                where.append(f"[{ident!r}]" if ident else f"[{part}]")
+            else:
+                node = node.get(part) if isinstance(node, dict) else None
+                where.append(f".{part}")
+        place = "".join(where).lstrip(".") or "config"
+        msg = err["msg"].removeprefix("Value error, ")
+        problems.append(f"{place}: {msg}")
+    return "; ".join(problems)

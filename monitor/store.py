@@ -1,0 +1,257 @@
+"""Storage of every vital and event through SQLAlchemy (async); SQLite file by default.
+
+The schema is created and upgraded by the Alembic migrations in ``monitor/migrations``
+when the store opens, never by ``create_all``. SQLite runs in WAL mode so the dashboard's
+reads do not block the writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event, insert, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from monitor.bus import Bus
+from monitor.errors import StoreError
+from monitor.models import DeviceStatus, Observation
+from monitor.tables import DeviceEventRow, ObservationRow
+
+_LOGGER = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config() -> AlembicConfig:
+    """Alembic configuration pointing at the packaged migrations."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL: readers never block the writer; NORMAL is durable across app crashes in WAL.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Store:
+    """The database. Open with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.session = async_sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    async def open(cls, url: str) -> Store:
+        """Connect to ``url`` (a SQLAlchemy async URL) and bring the schema up to date.
+
+        Raises:
+            StoreError: the database cannot be opened or migrated.
+        """
+        try:
+            engine = create_async_engine(url)
+        except (SQLAlchemyError, ValueError, ImportError) as exc:
+            raise StoreError(f"cannot use database {_safe(url)}: {exc}") from exc
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        store = cls(engine)
+        try:
+            if engine.dialect.name == "sqlite":
+                _ensure_sqlite_dir(url)
+            await store.migrate()
+        except (SQLAlchemyError, OSError) as exc:
+            await engine.dispose()
+            raise StoreError(f"cannot open database {_safe(url)}: {exc}") from exc
+        return store
+
+    async def migrate(self) -> None:
+        """Run every pending migration."""
+        cfg = alembic_config()
+
+        def upgrade(connection: Any) -> None:
+            cfg.attributes["connection"] = connection
+            command.upgrade(cfg, "head")
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        """Release every connection."""
+        await self.engine.dispose()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def add_observations(self, rows: Sequence[tuple[str, Observation]]) -> None:
+        """Insert observations, each with the bed it belongs to, in one transaction."""
+        await self.write_batch(rows, ())
+
+    async def add_device_events(self, rows: Sequence[tuple[str, DeviceStatus]]) -> None:
+        """Insert device status events, each with its bed."""
+        await self.write_batch((), rows)
+
+    async def write_batch(
+        self,
+        observations: Sequence[tuple[str, Observation]],
+        device_events: Sequence[tuple[str, DeviceStatus]],
+    ) -> None:
+        """Insert observations and device events in one transaction: all or nothing."""
+        if not observations and not device_events:
+            return
+        async with self.session() as session, session.begin():
+            if observations:
+                await session.execute(insert(ObservationRow), [
+                    {
+                        "bed_id": bed_id,
+                        "device_id": o.device_id,
+                        "metric": o.metric,
+                        "code": o.code,
+                        "value": o.value,
+                        "unit": o.unit,
+                        "time": o.time,
+                        "flags": ",".join(sorted(o.flags)),
+                    }
+                    for bed_id, o in observations
+                ])
+            if device_events:
+                await session.execute(insert(DeviceEventRow), [
+                    {
+                        "bed_id": bed_id,
+                        "device_id": s.device_id,
+                        "state": str(s.state),
+                        "time": s.time,
+                        "detail": s.detail,
+                        "info": dict(s.info),
+                    }
+                    for bed_id, s in device_events
+                ])
+
+    # -- queries --------------------------------------------------------------------------
+
+    async def recent_observations(
+        self,
+        bed_id: str,
+        metrics: Iterable[str] | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int = 5000,
+    ) -> list[Observation]:
+        """Observations of a bed, oldest first, optionally filtered by metric and time."""
+        q = select(ObservationRow).where(ObservationRow.bed_id == bed_id)
+        if metrics is not None:
+            q = q.where(ObservationRow.metric.in_(list(metrics)))
+        if since is not None:
+            q = q.where(ObservationRow.time >= since)
+        if until is not None:
+            q = q.where(ObservationRow.time <= until)
+        q = q.order_by(ObservationRow.time.desc(), ObservationRow.id.desc()).limit(limit)
+        async with self.session() as session:
+            rows = (await session.execute(q)).scalars().all()
+        return [
+            Observation(r.device_id, r.code, r.metric, r.value, r.unit, r.time,
+                        frozenset(f for f in r.flags.split(",") if f))
+            for r in reversed(rows)
+        ]
+
+    async def device_events(self, bed_id: str, limit: int = 200) -> list[dict[str, Any]]:
+        """A bed's device events, newest first."""
+        q = (
+            select(DeviceEventRow)
+            .where(DeviceEventRow.bed_id == bed_id)
+            .order_by(DeviceEventRow.time.desc(), DeviceEventRow.id.desc())
+            .limit(limit)
+        )
+        async with self.session() as session:
+            rows = (await session.execute(q)).scalars().all()
+        return [
+            {"device_id": r.device_id, "state": r.state, "time": r.time, "detail": r.detail,
+             "info": r.info}
+            for r in rows
+        ]
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if path and path != ":memory:" and not path.startswith("file:"):
+        Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+class StoreWriter:
+    """Bus subscriber that batch-writes observations and device events.
+
+    It flushes every ``batch_rows`` rows or ``flush_s`` seconds, whichever comes first. A
+    failed write is retried with the same rows (nothing is dropped); the queue bounds memory
+    if the database stays down, and its drop counter says so.
+    """
+
+    def __init__(self, bus: Bus, store: Store, device_beds: dict[str, str],
+                 batch_rows: int = 500, flush_s: float = 1.0, maxsize: int = 200_000) -> None:
+        self.store = store
+        self.device_beds = device_beds
+        self.batch_rows = batch_rows
+        self.flush_s = flush_s
+        self.subscription = bus.subscribe(Observation, DeviceStatus, maxsize=maxsize,
+                                          name="store")
+        self.written = 0
+        self.failures = 0
+
+    def bed_of(self, device_id: str) -> str:
+        """The bed a device belongs to (the device id itself when unmapped)."""
+        return self.device_beds.get(device_id, device_id)
+
+    async def run(self) -> None:
+        """Write until cancelled; flush what is pending on the way out."""
+        sub = self.subscription
+        try:
+            while not sub.closed:
+                await sub.wait(self.flush_s)
+                await self.flush()
+        finally:
+            sub.close()
+            await asyncio.shield(self.flush())
+
+    async def flush(self) -> None:
+        """Write everything queued now, in batches."""
+        while True:
+            items = self.subscription.drain(self.batch_rows)
+            if not items:
+                return
+            obs = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, Observation)]
+            status = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, DeviceStatus)]
+            attempt = 0
+            while True:
+                try:
+                    await self.store.write_batch(obs, status)
+                    break
+                except SQLAlchemyError as exc:
+                    # Keep the rows and retry: a stored event is never silently dropped.
+                    self.failures += 1
+                    attempt += 1
+                    if attempt == 1 or attempt % 30 == 0:
+                        _LOGGER.error("store write failed, retrying (attempt %d): %s",
+                                      attempt, exc)
+                    await asyncio.sleep(min(5.0, 0.2 * attempt))
+            if attempt:
+                _LOGGER.info("store write recovered after %d attempts", attempt + 1)
+            self.written += len(items)

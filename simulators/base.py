@@ -1,0 +1,64 @@
+"""The device side of a protocol: the exact inverse of a driver's host codec.
+
+A :class:`DeviceCodec` is sans-I/O like the host codec: :meth:`advance` moves its clock and
+queues the bytes its device would have sent by then; :meth:`receive_data` takes the host's
+requests (handshakes, format commands) and may queue replies. It serializes with the same
+``drivers.<proto>.frames`` module the driver parses with, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from drivers.base import SerialSettings
+from simulators.scenarios import Vitals
+
+
+class DeviceCodec:
+    """Base class of simulated devices.
+
+    Subclasses implement :meth:`advance` and, where the device listens, :meth:`_feed`.
+    """
+
+    name: ClassVar[str] = ""
+    serial_settings: ClassVar[SerialSettings] = SerialSettings()
+
+    def __init__(self) -> None:
+        self._outgoing: list[bytes] = []
+        self._requests: list[Any] = []
+
+    def start(self) -> None:
+        """Queue what the device sends when switched on (a banner, a header)."""
+
+    def advance(self, now: float, vitals: Vitals) -> None:
+        """Queue every byte the device would have sent up to ``now``.
+
+        Args:
+            now: POSIX seconds of the device clock.
+            vitals: what the patient and sensors show at ``now``.
+        """
+        raise NotImplementedError
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes the host sent to the device."""
+        self._feed(bytes(data))
+
+    def receive_eof(self) -> None:
+        """The host closed the link."""
+
+    def events_received(self) -> list[Any]:
+        """Return and clear the host requests parsed so far (for tests)."""
+        out, self._requests = self._requests, []
+        return out
+
+    def data_to_send(self) -> list[bytes]:
+        """Return and clear the bytes the device must write."""
+        out, self._outgoing = self._outgoing, []
+        return out
+
+    def _feed(self, data: bytes) -> None:
+        # Free-running devices ignore what the host sends.
+        return
+
+    def _send(self, data: bytes) -> None:
+        self._outgoing.append(data)

@@ -1,0 +1,45 @@
+"""Shared fixtures: pty pairs, the bus, timeouts scaled for slow machines."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+from monitor.bus import Bus
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+RECORDINGS = ROOT.parent / "shared" / "recordings"
+"""Real PhysioNet recordings beside the checkout (absent on some machines)."""
+
+TIMEOUT_FACTOR = float(os.environ.get("MONITOR_TESTS_TIMEOUT_FACTOR", "1"))
+MS = 0.001 * TIMEOUT_FACTOR
+"""One millisecond of test timeout, scaled by MONITOR_TESTS_TIMEOUT_FACTOR."""
+
+
+def recordings_dir() -> pathlib.Path:
+    """The shared recordings folder, or skip the test with a clear message."""
+    if not RECORDINGS.is_dir():
+        pytest.skip(f"real recordings not available: {RECORDINGS} is absent")
+    return RECORDINGS
+
+
+@pytest.fixture
+def bus() -> Bus:
+    """A fresh bus; asserts at teardown that every subscription was closed."""
+    b = Bus()
+    yield b
+    leaked = [s.name for s in b.subscriptions]
+    b.close()
+    assert not leaked, f"bus subscriptions left open: {leaked}"
+
+
+@pytest.fixture
+def pty_port(tmp_path: pathlib.Path):
+    """A simulated device's pty with a stable symlink; closed at teardown."""
+    from simulators.port import PtyPort
+
+    port = PtyPort(link=str(tmp_path / "ttyDEVICE"))
+    yield port
+    port.close()
