@@ -1,0 +1,135 @@
+"""Device supervision over real ptys: connect, stale, unplug, replug behind a stable link."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from monitor.bus import Bus, Subscription
+from monitor.config import DeviceConfig
+from monitor.models import DeviceStatus, Observation
+from monitor.runner import DeviceRunner
+from simulators.masimo import MasimoDeviceCodec
+from simulators.port import PtyPort, run_scenario
+from simulators.scenarios import SCENARIOS
+from tests.conftest import MS
+
+
+async def next_matching(sub: Subscription, predicate, timeout: float) -> object:
+    async with asyncio.timeout(timeout):
+        while True:
+            event = await sub.get()
+            if predicate(event):
+                return event
+
+
+def status(state: str):
+    return lambda e: isinstance(e, DeviceStatus) and e.state == state
+
+
+def spo2(e: object) -> bool:
+    return isinstance(e, Observation) and e.metric == "SPO2" and e.value is not None
+
+
+@pytest.fixture
+async def running(tmp_path: Path, bus: Bus):
+    """A Masimo simulator on a pty with a stable link, and a runner reading the link."""
+    port = PtyPort(link=str(tmp_path / "ttyUSB-oximeter"))
+    sim = asyncio.create_task(run_scenario(MasimoDeviceCodec(), SCENARIOS["stable"], port,
+                                           speed=1.0))
+    runner = DeviceRunner(bus, DeviceConfig(id="bed-1-ox", protocol="masimo", port=port.path),
+                          stale_after_s=1.5, reconnect_max_s=0.5)
+    sub = bus.subscribe(name="test")
+    task = asyncio.create_task(runner.run())
+    yield port, runner, sub
+    task.cancel()
+    sim.cancel()
+    await asyncio.gather(task, sim, return_exceptions=True)
+    sub.close()
+    port.close()
+
+
+async def test_runner_connects_and_publishes_observations(running) -> None:
+    port, runner, sub = running
+    await next_matching(sub, status("connected"), 5000 * MS)
+    obs = await next_matching(sub, spo2, 5000 * MS)
+    assert obs.device_id == "bed-1-ox"
+    assert runner.connects == 1
+
+
+async def test_runner_unplug_then_replug_resumes_without_restart(running) -> None:
+    port, runner, sub = running
+    await next_matching(sub, spo2, 5000 * MS)
+    port.unplug()
+    lost = await next_matching(sub, status("disconnected"), 3000 * MS)
+    assert lost.device_id == "bed-1-ox"
+    await asyncio.sleep(0.3)
+    port.plug()
+    await next_matching(sub, status("connected"), 5000 * MS)
+    await next_matching(sub, spo2, 5000 * MS)
+    assert runner.connects == 2 and runner.outages == 1
+
+
+async def test_runner_reports_stale_when_device_goes_quiet(tmp_path: Path, bus: Bus) -> None:
+    port = PtyPort(link=str(tmp_path / "ttyQUIET"))
+    runner = DeviceRunner(bus, DeviceConfig(id="quiet", protocol="masimo", port=port.path),
+                          stale_after_s=0.3)
+    async with bus.subscribe(name="t") as sub:
+        task = asyncio.create_task(runner.run())
+        try:
+            await next_matching(sub, status("connected"), 3000 * MS)
+            await next_matching(sub, status("stale"), 3000 * MS)
+            codec = MasimoDeviceCodec()
+            codec.advance(1_790_000_000, SCENARIOS["stable"].at(0))
+            for chunk in codec.data_to_send():
+                port.write(chunk)
+            await next_matching(sub, status("connected"), 3000 * MS)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            port.close()
+
+
+async def test_runner_missing_port_retries_and_connects_when_plugged(tmp_path: Path,
+                                                                     bus: Bus) -> None:
+    link = tmp_path / "ttyLATE"
+    runner = DeviceRunner(bus, DeviceConfig(id="late", protocol="masimo", port=str(link)),
+                          reconnect_max_s=0.2)
+    async with bus.subscribe(name="t") as sub:
+        task = asyncio.create_task(runner.run())
+        try:
+            lost = await next_matching(sub, status("disconnected"), 3000 * MS)
+            assert "cannot open" in lost.detail
+            port = PtyPort(link=str(link))
+            try:
+                await next_matching(sub, status("connected"), 3000 * MS)
+            finally:
+                port.close()
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_runner_sensor_off_status(tmp_path: Path, bus: Bus) -> None:
+    port = PtyPort(link=str(tmp_path / "ttySO"))
+    runner = DeviceRunner(bus, DeviceConfig(id="so", protocol="masimo", port=port.path))
+    async with bus.subscribe(name="t") as sub:
+        task = asyncio.create_task(runner.run())
+        try:
+            await next_matching(sub, status("connected"), 3000 * MS)
+            codec = MasimoDeviceCodec()
+            codec.advance(1_790_000_000, SCENARIOS["sensor_off"].at(35))
+            await asyncio.sleep(0.1)
+            for chunk in codec.data_to_send():
+                port.write(chunk)
+            await next_matching(sub, status("sensor_off"), 3000 * MS)
+            codec.advance(1_790_000_001, SCENARIOS["sensor_off"].at(70))
+            for chunk in codec.data_to_send():
+                port.write(chunk)
+            await next_matching(sub, status("connected"), 3000 * MS)
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            port.close()
