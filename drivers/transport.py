@@ -10,6 +10,9 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
+import termios
 from urllib.parse import urlsplit
 
 from drivers.base import SerialSettings
@@ -124,6 +127,14 @@ async def _accept(url: str, patience: float) -> tuple[asyncio.StreamReader, asyn
         writer.close()  # the peer gave up while queued
 
 
+def _is_pty(path: str) -> bool:
+    """True for a Unix98 pty slave (device majors 136-143 on Linux)."""
+    try:
+        return 136 <= os.major(os.stat(path).st_rdev) <= 143
+    except (OSError, ValueError):
+        return False
+
+
 async def open_transport(
     url: str, settings: SerialSettings, timeout: float = 5.0
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
@@ -145,6 +156,10 @@ async def open_transport(
         import serial
         import serial_asyncio_fast
 
+        if settings.parity != "N" and _is_pty(url):
+            # Linux ptys refuse PARENB with EINVAL, and a pty has no line to carry parity
+            # bits anyway: simulators on a pty (GE S/5 is 8E1) are opened without parity.
+            settings = dataclasses.replace(settings, parity="N")
         try:
             return await serial_asyncio_fast.open_serial_connection(
                 url=url,
@@ -154,7 +169,7 @@ async def open_transport(
                 stopbits=settings.stopbits,
                 rtscts=settings.rtscts,
             )
-        except serial.SerialException as exc:
+        except (serial.SerialException, termios.error) as exc:
             raise DeviceOpenError(f"cannot open serial port {url}: {exc}") from exc
     except (OSError, TimeoutError) as exc:
         raise DeviceOpenError(f"cannot open {describe_url(url)} {url}: {exc}") from exc

@@ -25,11 +25,13 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect
 
+from monitor.admissions import EVENT_KINDS, AdmissionError, clinical_events
+from monitor.alarm_service import UnknownAlarmError
 from monitor.config import Settings, UnitConfig
-from monitor.models import DeviceStatus, Observation, Waveform
+from monitor.models import AlarmEvent, BedUpdate, DeviceStatus, Observation, Waveform
 from monitor.service import Service
 from monitor.store import Store
 
@@ -68,13 +70,68 @@ class DeviceView(BaseModel):
 
 
 class BedView(BaseModel):
-    """A bed: its devices, overall connection state and latest values by metric."""
+    """A bed: devices, connection state, latest values, admission, baselines, alarms."""
 
     id: str
     label: str
     connection: str
     devices: list[DeviceView]
     latest: dict[str, LatestValue]
+    admission: dict[str, Any] | None = None
+    baseline: dict[str, Any] | None = None
+    alarms: list[dict[str, Any]] = []
+    audio_paused_until: float | None = None
+    monitoring: bool = False
+    infusion_start: float | None = None
+    nibp_due_at: float | None = None
+    artifacts: dict[str, int] = {}
+
+
+_USER = Field(min_length=1, max_length=64, description="who acts (recorded in the logs)")
+
+
+class Acting(BaseModel):
+    """Who performs an action."""
+
+    user: str = _USER
+
+
+class AcknowledgeBody(Acting):
+    """Acknowledge an alarm."""
+
+    reason: str | None = Field(None, max_length=500)
+
+
+class AudioPauseBody(Acting):
+    """Pause a bed's alarm audio."""
+
+    seconds: float = Field(120, ge=60, le=180)
+
+
+class AdmitBody(Acting):
+    """Assign a patient to a bed."""
+
+    patient_label: str = Field(min_length=1, max_length=120)
+    patient_ref: str | None = Field(None, max_length=64)
+    infusion_day: int | None = Field(None, ge=1, le=10)
+    dose_mg: float | None = Field(None, gt=0, le=200)
+
+
+class ChartBody(Acting):
+    """Chart a clinical event."""
+
+    kind: str = Field(description=f"one of {', '.join(EVENT_KINDS)}")
+    detail: dict[str, Any] = {}
+    time: float | None = Field(None, description="when it happened (default now)")
+
+
+class RebaselineBody(Acting):
+    """Set or recompute a baseline."""
+
+    reason: str = Field(min_length=3, max_length=500)
+    hr: float | None = Field(None, ge=20, le=250)
+    sys: float | None = Field(None, ge=50, le=260)
+    dia: float | None = Field(None, ge=20, le=200)
 
 
 class ObservationView(BaseModel):
@@ -140,15 +197,117 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
     @app.get("/api/beds", tags=["beds"], response_model=list[BedView])
     async def list_beds(service: ServiceDep) -> list[dict[str, Any]]:
         """Every bed with its devices, connection state and latest values with times."""
-        return service.board.snapshot()
+        return service.snapshot()
 
     @app.get("/api/beds/{bed_id}", tags=["beds"], response_model=BedView)
     async def get_bed(bed_id: str, service: ServiceDep) -> dict[str, Any]:
         """One bed."""
-        for bed in service.board.snapshot():
-            if bed["id"] == bed_id:
-                return bed
-        raise HTTPException(404, f"no bed {bed_id!r}")
+        _bed(service, bed_id)
+        return service.bed_snapshot(bed_id)
+
+    # -- alarms -----------------------------------------------------------------------
+
+    @app.get("/api/alarms", tags=["alarms"])
+    async def list_alarms(service: ServiceDep, bed_id: str | None = None
+                          ) -> list[dict[str, Any]]:
+        """Active alarms, highest priority then newest first."""
+        if bed_id is not None:
+            _bed(service, bed_id)
+        return service.alarms.active(bed_id)
+
+    @app.get("/api/alarms/log", tags=["alarms"])
+    async def alarm_log(service: ServiceDep, bed_id: str | None = None,
+                        since: float | None = None,
+                        limit: Annotated[int, Query(ge=1, le=10_000)] = 500
+                        ) -> list[dict[str, Any]]:
+        """The append-only alarm log, newest first."""
+        if bed_id is not None:
+            _bed(service, bed_id)
+        return await service.store.alarm_log(bed_id, limit, since)
+
+    @app.post("/api/alarms/{alarm_id:path}/acknowledge", tags=["alarms"])
+    async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep
+                          ) -> dict[str, Any]:
+        """Acknowledge an alarm: its audio stops until it clears or worsens."""
+        try:
+            return service.alarms.acknowledge(alarm_id, body.user, body.reason)
+        except UnknownAlarmError:
+            raise HTTPException(404, f"no active alarm {alarm_id!r} (it may have ended)"
+                                ) from None
+
+    @app.post("/api/beds/{bed_id}/audio-pause", tags=["alarms"])
+    async def audio_pause(bed_id: str, body: AudioPauseBody, service: ServiceDep
+                          ) -> dict[str, Any]:
+        """Pause the bed's alarm audio (visual signals stay)."""
+        _bed(service, bed_id)
+        until = service.alarms.pause_audio(bed_id, body.user, body.seconds)
+        return {"bed_id": bed_id, "audio_paused_until": until}
+
+    # -- sessions -----------------------------------------------------------------------
+
+    @app.post("/api/beds/{bed_id}/admit", tags=["sessions"], status_code=201)
+    async def admit(bed_id: str, body: AdmitBody, service: ServiceDep) -> dict[str, Any]:
+        """Assign a patient to the bed; monitoring and baseline collection start."""
+        _bed(service, bed_id)
+        a = await service.admit(bed_id, body.user, body.patient_label, body.patient_ref,
+                                body.infusion_day, body.dose_mg)
+        return a.to_dict()
+
+    @app.post("/api/beds/{bed_id}/infusion/start", tags=["sessions"])
+    async def infusion_start(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+        """Start the infusion now: the baselines freeze."""
+        _bed(service, bed_id)
+        return (await service.start_infusion(bed_id, body.user)).to_dict()
+
+    @app.post("/api/beds/{bed_id}/infusion/stop", tags=["sessions"])
+    async def infusion_stop(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+        """Stop the infusion."""
+        _bed(service, bed_id)
+        return (await service.stop_infusion(bed_id, body.user)).to_dict()
+
+    @app.post("/api/beds/{bed_id}/discharge", tags=["sessions"])
+    async def discharge(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+        """Close the session: alarms end, monitoring stops, the bed is free."""
+        _bed(service, bed_id)
+        return (await service.discharge(bed_id, body.user)).to_dict()
+
+    @app.get("/api/beds/{bed_id}/events", tags=["sessions"])
+    async def list_events(bed_id: str, service: ServiceDep) -> list[dict[str, Any]]:
+        """Events charted in the bed's current session."""
+        _bed(service, bed_id)
+        admission = service.admissions.get(bed_id)
+        return [] if admission is None else await clinical_events(service.store, admission.id)
+
+    @app.post("/api/beds/{bed_id}/events", tags=["sessions"], status_code=201)
+    async def chart_event(bed_id: str, body: ChartBody, service: ServiceDep
+                          ) -> dict[str, Any]:
+        """Chart premedication given, a side effect observed, or a note."""
+        from monitor import admissions as records
+
+        _bed(service, bed_id)
+        now = time.time()
+        event = await records.chart(service.store, bed_id, body.kind, body.detail, body.user,
+                                    body.time if body.time is not None else now, now)
+        service.bus.publish(BedUpdate(bed_id, now, "event"))
+        return event
+
+    @app.get("/api/beds/{bed_id}/baseline", tags=["sessions"])
+    async def get_baseline(bed_id: str, service: ServiceDep) -> dict[str, Any] | None:
+        """The bed's baselines with provenance (a preview before the infusion starts)."""
+        _bed(service, bed_id)
+        baseline: dict[str, Any] | None = service.alarms.bed_view(bed_id)["baseline"]
+        return baseline
+
+    @app.post("/api/beds/{bed_id}/baseline", tags=["sessions"])
+    async def set_baseline(bed_id: str, body: RebaselineBody, service: ServiceDep
+                           ) -> dict[str, Any] | None:
+        """Re-baseline (with a reason, audited): given values, or recomputed from data."""
+        _bed(service, bed_id)
+        if body.dia is not None and body.sys is None:
+            raise HTTPException(422, "a diastolic baseline needs a systolic one")
+        await service.rebaseline(bed_id, body.user, body.reason, body.hr, body.sys, body.dia)
+        baseline: dict[str, Any] | None = service.alarms.bed_view(bed_id)["baseline"]
+        return baseline
 
     @app.get("/api/beds/{bed_id}/observations", tags=["beds"],
              response_model=list[ObservationView])
@@ -161,8 +320,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
         limit: Annotated[int, Query(ge=1, le=50_000)] = 5000,
     ) -> list[dict[str, Any]]:
         """Stored readings of a bed, oldest first."""
-        if bed_id not in service.board.beds:
-            raise HTTPException(404, f"no bed {bed_id!r}")
+        _bed(service, bed_id)
         if since is not None and until is not None and since > until:
             raise HTTPException(422, "since must not be after until")
         rows = await service.store.recent_observations(bed_id, metric, since, until, limit)
@@ -175,7 +333,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
         service: Service = websocket.app.state.service
         await websocket.accept()
         wanted = _waveform_beds(waveforms, service)
-        types: tuple[type, ...] = (Observation, DeviceStatus)
+        types: tuple[type, ...] = (Observation, DeviceStatus, AlarmEvent, BedUpdate)
         if wanted:
             types += (Waveform,)
         sub = service.bus.subscribe(*types, maxsize=20_000, name="websocket")
@@ -184,7 +342,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
         try:
             await websocket.send_text(json.dumps({
                 "type": "snapshot", "unit": service.unit.name, "time": time.time(),
-                "beds": service.board.snapshot(),
+                "beds": service.snapshot(),
             }))
             last_beat = 0.0
             while not reader.done():
@@ -204,6 +362,10 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
             sub.close()
             reader.cancel()
 
+    @app.exception_handler(AdmissionError)
+    async def admission_error(_request: Request, exc: AdmissionError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
     @app.exception_handler(ValueError)
     async def value_error(_request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
@@ -211,6 +373,11 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app
+
+
+def _bed(service: Service, bed_id: str) -> None:
+    if bed_id not in service.board.beds:
+        raise HTTPException(404, f"no bed {bed_id!r}")
 
 
 async def _drain_client(websocket: WebSocket) -> None:
@@ -232,7 +399,17 @@ def _live_messages(events: list[Any], service: Service, wave_beds: set[str]) -> 
     """Group a burst of bus events into stream messages: one ``vitals`` per device."""
     vitals: dict[str, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []
+    updated: set[str] = set()
     for e in events:
+        if isinstance(e, AlarmEvent):
+            view = service.alarms.bed_view(e.bed_id)
+            out.append({"type": "alarm", "bed_id": e.bed_id, "event": e.to_dict(),
+                        "alarms": view["alarms"],
+                        "audio_paused_until": view["audio_paused_until"]})
+            continue
+        if isinstance(e, BedUpdate):
+            updated.add(e.bed_id)
+            continue
         bed_id = service.board.bed_of(e.device_id)
         if bed_id is None:
             continue
@@ -250,4 +427,5 @@ def _live_messages(events: list[Any], service: Service, wave_beds: set[str]) -> 
             out.append({"type": "waveform", "bed_id": bed_id, "device_id": e.device_id,
                         "metric": e.metric, "time": e.time, "sample_rate": e.sample_rate,
                         "unit": e.unit, "samples": list(e.samples)})
+    out += [{"type": "bed", "bed": service.bed_snapshot(b)} for b in sorted(updated)]
     return list(vitals.values()) + out

@@ -1,4 +1,4 @@
-"""The ``spu-monitor`` command: serve, simulate, demo."""
+"""The ``spu-monitor`` command: serve, demo, simulate, record, replay."""
 
 from __future__ import annotations
 
@@ -77,6 +77,18 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                           help="device option, e.g. model=radical7 (repeatable)")
     simulate.add_argument("--seed", type=int, default=1, help="patient variation seed")
+    simulate.add_argument("--record", metavar="WFDB",
+                          help="play a real PhysioNet record (e.g. mitdb/100 or a record "
+                               "path) instead of a scenario, through --protocol")
+    from simulators.recording import configure_record_parser, replay_options
+
+    replay_options(simulate)
+
+    record = sub.add_parser(
+        "record", help="capture a device's raw bytes with timestamps",
+        description="Record the raw bytes a device sends (with timestamps) to a "
+        "*.raw.jsonl file that `simulate --replay` plays back byte-exact.")
+    configure_record_parser(record)
 
     demo = sub.add_parser(
         "demo", help="server plus N simulated beds on virtual serial ports",
@@ -84,6 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
         "own pty that the server's driver reads: the real serial path.")
     _add_server_args(demo)
     demo.add_argument("--beds", type=int, default=8, help="number of beds (default 8, max 64)")
+
+    from monitor import replay
+
+    replay_parser = sub.add_parser(
+        "replay", help="run the alarm rules over a recording in virtual time",
+        description="Run the alarm engine over a recording as fast as possible and print "
+        "one JSON object per line per alarm onset, escalation and end.")
+    replay.configure_parser(replay_parser)
     return parser
 
 
@@ -140,11 +160,33 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from simulators.port import PtyPort, SerialPort, run_scenario
     from simulators.scenarios import Patient, scenario
 
-    try:
-        chosen = scenario(args.scenario)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    codec = device_codec(args.protocol, **_parse_options(args.option))
+    chosen: Any
+    if args.replay:
+        from simulators.recording import read_raw_header
+
+        try:
+            header = read_raw_header(args.replay)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot replay {args.replay}: {exc}") from None
+        protocol = str(header.get("protocol") or args.protocol)
+        what = f"replay of {args.replay}"
+    elif args.record:
+        from simulators.physio import recording_scenario
+
+        try:
+            chosen = recording_scenario(args.record)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot play record {args.record}: {exc}") from None
+        protocol = args.protocol
+        what = f"PhysioNet record {args.record}"
+    else:
+        try:
+            chosen = scenario(args.scenario)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        protocol = args.protocol
+        what = f"{chosen.name}: {chosen.description}"
+    codec = device_codec(protocol, **_parse_options(args.option))
 
     async def run() -> None:
         port: PtyPort | SerialPort
@@ -153,11 +195,16 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         else:
             port = PtyPort(link=args.link)
             print(port.path, flush=True)
-        print(f"simulating {args.protocol} ({chosen.name}: {chosen.description}) on "
-              f"{port.path}, {codec.serial_settings.describe()}", file=sys.stderr, flush=True)
+        print(f"simulating {protocol} ({what}) on {port.path}, "
+              f"{codec.serial_settings.describe()}", file=sys.stderr, flush=True)
         try:
-            await run_scenario(codec, chosen, port, patient=Patient(seed=args.seed),
-                               speed=args.speed, duration=args.duration)
+            if args.replay:
+                from simulators.recording import run_replay
+
+                await run_replay(args, port)
+            else:
+                await run_scenario(codec, chosen, port, patient=Patient(seed=args.seed),
+                                   speed=args.speed, duration=args.duration)
         finally:
             port.close()
 
@@ -233,7 +280,22 @@ def _pythonpath() -> str:
     return f"{root}{os.pathsep}{existing}" if existing else root
 
 
-COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo}
+def cmd_record(args: argparse.Namespace) -> int:
+    """``spu-monitor record``."""
+    from simulators.recording import run_record
+
+    return run_record(args)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """``spu-monitor replay``."""
+    from monitor import replay
+
+    return replay.run(args)
+
+
+COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
+            "replay": cmd_replay, "record": cmd_record}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return COMMANDS[args.command](args)
-    except MonitorError as exc:
+    except (MonitorError, ValueError) as exc:
         print(f"spu-monitor {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -135,6 +135,8 @@ class UnitConfig(BaseModel):
 
     name: str = "SPU"
     beds: list[BedConfig] = Field(default_factory=list)
+    alarms: dict[str, Any] = Field(default_factory=dict)
+    """Site alarm settings, the ``[alarms]`` table (see docs/alarms.md)."""
 
     @model_validator(mode="after")
     def _unique(self) -> UnitConfig:
@@ -167,19 +169,35 @@ class UnitConfig(BaseModel):
         Raises:
             ConfigError: with every problem, each naming its place.
         """
-        flat: dict[str, Any] = {"beds": data.get("beds", [])}
+        flat: dict[str, Any] = {"beds": data.get("beds", []), "alarms": data.get("alarms", {})}
         unit = data.get("unit", {})
         if not isinstance(unit, dict):
             raise ConfigError(f"{source}: [unit] must be a table")
         if "name" in unit:
             flat["name"] = unit["name"]
-        unknown = set(data) - {"unit", "beds"}
+        unknown = set(data) - {"unit", "beds", "alarms"}
         if unknown:
             raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(unknown))}")
         try:
-            return cls.model_validate(flat)
+            unit = cls.model_validate(flat)
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_describe(exc, flat)}") from None
+        unit.rule_set()  # validate now, before any port is opened
+        return unit
+
+    def rule_set(self) -> Any:
+        """The site's alarm rules (defaults overridden by the ``[alarms]`` table).
+
+        Raises:
+            ConfigError: an invalid rule setting, naming it.
+        """
+        from monitor.errors import RuleError
+        from monitor.rules import RuleSet
+
+        try:
+            return RuleSet.from_mapping(self.alarms) if self.alarms else RuleSet.default()
+        except RuleError as exc:
+            raise ConfigError(f"[alarms]: {exc}") from None
 
     @classmethod
     def load(cls, path: str | Path) -> UnitConfig:

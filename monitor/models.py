@@ -156,6 +156,83 @@ class DeviceStatus:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class BedUpdate:
+    """A bed's admission or baseline changed: screens should refresh that bed."""
+
+    bed_id: str
+    time: float
+    what: str = ""
+
+
 DeviceEvent = Observation | Waveform | DeviceStatus
 """What a device codec produces."""
 
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """One record of the alarm log: an alarm's onset, change or end, or a user action.
+
+    The rules engine emits these; every one is an append-only log record. Bed-level
+    records that belong to no single alarm (audio paused, infusion start, re-baseline)
+    have ``alarm_id``, ``rule`` and ``priority`` set to ``None``.
+
+    Attributes:
+        alarm_id: identifies one alarm episode on one bed (stable from onset to end).
+        bed_id: the bed.
+        rule: the rule id (``SPO2_LOW``...), or ``None`` for bed-level records.
+        priority: ``"high"``, ``"medium"`` or ``"low"`` (the priority now in force).
+        technical: a technical (equipment) condition rather than a physiological one.
+        event: ``onset``, ``escalation``, ``reannounce``, ``priority_change``,
+            ``condition_end``, ``end``, ``acknowledged``, ``audio_paused``,
+            ``audio_resumed``, ``prompt``, ``infusion_start``, ``baseline``,
+            ``rebaseline``...
+        time: POSIX seconds, from the data (never from a clock).
+        value: the value that matters for this record (e.g. SpO2 at onset).
+        threshold: the effective threshold in force (absolute, or baseline-derived).
+        baseline: the baseline value used, when the rule is baseline-relative.
+        delay: the alarm-condition delay applied, in seconds.
+        message: human text for the nurse; never a patient identifier.
+        user: who acted (acknowledge, pause, re-baseline...).
+        reason: why (a user's stated reason, or the engine's reason for an end).
+        worst_value: the worst value seen during the alarm so far.
+        target: where an escalation goes (``"charge_nurse"``).
+    """
+
+    alarm_id: str | None
+    bed_id: str
+    rule: str | None
+    priority: str | None
+    technical: bool
+    event: str
+    time: float
+    value: float | None = None
+    threshold: float | None = None
+    baseline: float | None = None
+    delay: float | None = None
+    message: str = ""
+    user: str | None = None
+    reason: str | None = None
+    worst_value: float | None = None
+    target: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "alarm_id": self.alarm_id,
+            "bed_id": self.bed_id,
+            "rule": self.rule,
+            "priority": self.priority,
+            "technical": self.technical,
+            "event": self.event,
+            "time": self.time,
+            "value": self.value,
+            "threshold": self.threshold,
+            "baseline": self.baseline,
+            "delay": self.delay,
+            "message": self.message,
+            "user": self.user,
+            "reason": self.reason,
+            "worst_value": self.worst_value,
+            "target": self.target,
+        }

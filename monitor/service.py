@@ -1,14 +1,19 @@
-"""The running service: the bus, one runner per device, the store writer and the board."""
+"""The running service: the bus, one runner per device, the rules, the store and the board."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from typing import Any
 
+from monitor import admissions
+from monitor.admissions import Admission
+from monitor.alarm_service import AlarmService
 from monitor.board import Board
 from monitor.bus import Bus
 from monitor.config import Settings, UnitConfig
-from monitor.models import DeviceStatus, Observation
+from monitor.models import BedUpdate, DeviceStatus, Observation
 from monitor.runner import DeviceRunner
 from monitor.store import Store, StoreWriter
 
@@ -37,21 +42,42 @@ class Service:
         ]
         self.writer = StoreWriter(self.bus, store, unit.device_beds(),
                                   settings.store_batch_rows, settings.store_flush_s)
+        self.alarms = AlarmService(self.bus, unit.device_beds(), [b.id for b in unit.beds],
+                                   unit.rule_set(), store)
+        self.admissions: dict[str, Admission] = {}
         self._board_sub = self.bus.subscribe(Observation, DeviceStatus, maxsize=100_000,
                                              name="board")
         self.started = asyncio.Event()
 
     async def run(self) -> None:
         """Run every part until cancelled."""
+        self.admissions = await admissions.current_admissions(self.store)
+        await self.alarms.load()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self.writer.run(), name="store-writer")
                 tg.create_task(self.board.follow(self._board_sub), name="board")
+                tg.create_task(self.alarms.run(), name="alarms")
                 for runner in self.runners:
                     tg.create_task(runner.run(), name=f"device-{runner.device_id}")
                 self.started.set()
         finally:
             self.bus.close()
+
+    # -- views ----------------------------------------------------------------------------
+
+    def bed_snapshot(self, bed_id: str) -> dict[str, Any]:
+        """One bed as the screens see it (raises KeyError for an unknown bed)."""
+        return next(b for b in self.snapshot() if b["id"] == bed_id)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every bed: devices, latest values, admission, baselines, alarms."""
+        beds = self.board.snapshot()
+        for bed in beds:
+            admission = self.admissions.get(bed["id"])
+            bed["admission"] = None if admission is None else admission.to_dict()
+            bed.update(self.alarms.bed_view(bed["id"]))
+        return beds
 
     def health(self) -> dict[str, object]:
         """Counters for ``/healthz``: no patient data."""
@@ -61,5 +87,57 @@ class Service:
             "events_published": self.bus.published,
             "store_written": self.writer.written,
             "store_failures": self.writer.failures,
+            "active_alarms": len(self.alarms.active()),
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},
         }
+
+    # -- sessions (every step recorded with the user) ---------------------------------------
+
+    def _changed(self, bed_id: str, what: str) -> None:
+        self.bus.publish(BedUpdate(bed_id, time.time(), what))
+
+    async def admit(self, bed_id: str, user: str, patient_label: str,
+                    patient_ref: str | None = None, infusion_day: int | None = None,
+                    dose_mg: float | None = None) -> Admission:
+        """Assign a patient to a bed; monitoring and baseline collection start."""
+        now = time.time()
+        admission = await admissions.admit(self.store, bed_id, patient_label, user, now,
+                                           patient_ref, infusion_day, dose_mg)
+        self.admissions[bed_id] = admission
+        self.alarms.start_monitoring(bed_id, user, now)
+        self._changed(bed_id, "admit")
+        return admission
+
+    async def start_infusion(self, bed_id: str, user: str) -> Admission:
+        """Start the infusion: baselines freeze."""
+        now = time.time()
+        admission = await admissions.start_infusion(self.store, bed_id, user, now)
+        self.admissions[bed_id] = admission
+        self.alarms.start_infusion(bed_id, user, now)
+        self._changed(bed_id, "infusion_start")
+        return admission
+
+    async def stop_infusion(self, bed_id: str, user: str) -> Admission:
+        """Stop the infusion (monitoring goes on until discharge)."""
+        now = time.time()
+        admission = await admissions.stop_infusion(self.store, bed_id, user, now)
+        self.admissions[bed_id] = admission
+        self._changed(bed_id, "infusion_stop")
+        return admission
+
+    async def discharge(self, bed_id: str, user: str) -> Admission:
+        """Close the session: every alarm ends, monitoring stops."""
+        now = time.time()
+        admission = await admissions.discharge(self.store, bed_id, user, now)
+        self.admissions.pop(bed_id, None)
+        self.alarms.stop_monitoring(bed_id, user, now)
+        self._changed(bed_id, "discharge")
+        return admission
+
+    async def rebaseline(self, bed_id: str, user: str, reason: str, hr: float | None = None,
+                         sys: float | None = None, dia: float | None = None) -> None:
+        """A nurse sets or recomputes the baseline, with a reason (audited)."""
+        self.alarms.rebaseline(bed_id, user, reason, hr, sys, dia)
+        await admissions.audit(self.store, time.time(), user, "rebaseline", bed_id,
+                               reason=reason, hr=hr, sys=sys, dia=dia)
+        self._changed(bed_id, "rebaseline")

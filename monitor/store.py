@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from monitor.bus import Bus
 from monitor.errors import StoreError
-from monitor.models import DeviceStatus, Observation
-from monitor.tables import DeviceEventRow, ObservationRow
+from monitor.models import AlarmEvent, DeviceStatus, Observation
+from monitor.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -101,13 +101,19 @@ class Store:
         """Insert device status events, each with its bed."""
         await self.write_batch((), rows)
 
+    async def add_alarm_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Append alarm log records."""
+        await self.write_batch((), (), events)
+
     async def write_batch(
         self,
         observations: Sequence[tuple[str, Observation]],
         device_events: Sequence[tuple[str, DeviceStatus]],
+        alarm_events: Sequence[AlarmEvent] = (),
     ) -> None:
-        """Insert observations and device events in one transaction: all or nothing."""
-        if not observations and not device_events:
+        """Insert observations, device events and alarm log records in one transaction:
+        all or nothing."""
+        if not observations and not device_events and not alarm_events:
             return
         async with self.session() as session, session.begin():
             if observations:
@@ -136,6 +142,8 @@ class Store:
                     }
                     for bed_id, s in device_events
                 ])
+            if alarm_events:
+                await session.execute(insert(AlarmLogRow), [e.to_dict() for e in alarm_events])
 
     # -- queries --------------------------------------------------------------------------
 
@@ -162,6 +170,24 @@ class Store:
             Observation(r.device_id, r.code, r.metric, r.value, r.unit, r.time,
                         frozenset(f for f in r.flags.split(",") if f))
             for r in reversed(rows)
+        ]
+
+    async def alarm_log(self, bed_id: str | None = None, limit: int = 500,
+                        since: float | None = None) -> list[dict[str, Any]]:
+        """Alarm log records, newest first."""
+        q = select(AlarmLogRow).order_by(AlarmLogRow.time.desc(), AlarmLogRow.id.desc())
+        if bed_id is not None:
+            q = q.where(AlarmLogRow.bed_id == bed_id)
+        if since is not None:
+            q = q.where(AlarmLogRow.time >= since)
+        async with self.session() as session:
+            rows = (await session.execute(q.limit(limit))).scalars().all()
+        return [
+            {c: getattr(r, c) for c in ("bed_id", "alarm_id", "rule", "priority", "technical",
+                                        "event", "time", "value", "threshold", "baseline",
+                                        "delay", "worst_value", "message", "user", "reason",
+                                        "target")}
+            for r in rows
         ]
 
     async def device_events(self, bed_id: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -211,8 +237,8 @@ class StoreWriter:
         self.device_beds = device_beds
         self.batch_rows = batch_rows
         self.flush_s = flush_s
-        self.subscription = bus.subscribe(Observation, DeviceStatus, maxsize=maxsize,
-                                          name="store")
+        self.subscription = bus.subscribe(Observation, DeviceStatus, AlarmEvent,
+                                          maxsize=maxsize, name="store")
         self.written = 0
         self.failures = 0
 
@@ -239,10 +265,11 @@ class StoreWriter:
                 return
             obs = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, Observation)]
             status = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, DeviceStatus)]
+            alarms = [e for e in items if isinstance(e, AlarmEvent)]
             attempt = 0
             while True:
                 try:
-                    await self.store.write_batch(obs, status)
+                    await self.store.write_batch(obs, status, alarms)
                     break
                 except SQLAlchemyError as exc:
                     # Keep the rows and retry: a stored event is never silently dropped.

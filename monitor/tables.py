@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
@@ -42,3 +42,86 @@ class DeviceEventRow(Base):
     time: Mapped[float] = mapped_column(Float)
     detail: Mapped[str] = mapped_column(Text, default="")
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AdmissionRow(Base):
+    """A patient's stay in a bed for one infusion day."""
+
+    __tablename__ = "admissions"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    bed_id: Mapped[str] = mapped_column(String(64))
+    patient_label: Mapped[str] = mapped_column(String(120))
+    patient_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    infusion_day: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dose_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    admitted_at: Mapped[float] = mapped_column(Float)
+    admitted_by: Mapped[str] = mapped_column(String(64))
+    infusion_started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    infusion_started_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    infusion_stopped_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    infusion_stopped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    discharged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    discharged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ClinicalEventRow(Base):
+    """Something a nurse charted: premedication given, a side effect, a note."""
+
+    __tablename__ = "clinical_events"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    admission_id: Mapped[int] = mapped_column(_ID, ForeignKey("admissions.id"))
+    bed_id: Mapped[str] = mapped_column(String(64))
+    time: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    recorded_by: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[float] = mapped_column(Float)
+
+
+class AlarmLogRow(Base):
+    """One append-only alarm log record (an AlarmEvent)."""
+
+    __tablename__ = "alarm_log"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    bed_id: Mapped[str] = mapped_column(String(64))
+    alarm_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    rule: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    priority: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    technical: Mapped[bool] = mapped_column(Boolean)
+    event: Mapped[str] = mapped_column(String(32))
+    time: Mapped[float] = mapped_column(Float)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    delay: Mapped[float | None] = mapped_column(Float, nullable=True)
+    worst_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    user: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    target: Mapped[str | None] = mapped_column(String(32), nullable=True)
+
+
+class AuditRow(Base):
+    """One user action (admit, start infusion, acknowledge...), append-only."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    time: Mapped[float] = mapped_column(Float)
+    user: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(48))
+    bed_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class RulesStateRow(Base):
+    """The rules engine's state for a bed, so active alarms and pauses survive a restart."""
+
+    __tablename__ = "rules_state"
+
+    bed_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSON)
+    saved_at: Mapped[float] = mapped_column(Float)

@@ -39,6 +39,7 @@ class PtyPort:
         self.dropped = 0
         self._on_receive: Callable[[bytes], None] | None = None
         self._reading = False
+        self._loop: asyncio.AbstractEventLoop | None = None
         self.plug()
 
     @property
@@ -105,14 +106,17 @@ class PtyPort:
     def _start_reading(self) -> None:
         if self._reading:
             return
-        asyncio.get_running_loop().add_reader(self.master_fd, self._readable)
+        # Keep the loop: close() may run outside it (a sync fixture teardown) and must still
+        # unregister the fd, or the loop keeps watching a number the next pty reuses.
+        self._loop = asyncio.get_running_loop()
+        self._loop.add_reader(self.master_fd, self._readable)
         self._reading = True
 
     def _stop_reading(self) -> None:
-        if self._reading:
-            with contextlib.suppress(RuntimeError, ValueError):
-                asyncio.get_running_loop().remove_reader(self.master_fd)
-            self._reading = False
+        if self._reading and self._loop is not None:
+            with contextlib.suppress(RuntimeError, ValueError, OSError):
+                self._loop.remove_reader(self.master_fd)
+        self._reading = False
 
     def _readable(self) -> None:
         try:
@@ -120,10 +124,17 @@ class PtyPort:
         except BlockingIOError:
             return
         except OSError:
-            # EIO: nobody has the slave open right now. Stop polling until data can flow.
+            # EIO: the other side is not open. Back off instead of spinning on the fd.
+            self._stop_reading()
+            if self._loop is not None and self.plugged:
+                self._loop.call_later(0.5, self._resume_reading)
             return
         if data and self._on_receive is not None:
             self._on_receive(data)
+
+    def _resume_reading(self) -> None:
+        if self.plugged and self._on_receive is not None:
+            self._start_reading()
 
     def close(self) -> None:
         """Unplug and remove the link."""

@@ -27,8 +27,11 @@ def test_api_healthz(client: TestClient) -> None:
 
 def test_api_beds_lists_configured_beds(client: TestClient) -> None:
     beds = client.get("/api/beds").json()
-    assert beds == [{"id": "bed-1", "label": "Bed 1", "connection": "no_device",
-                     "devices": [], "latest": {}}]
+    assert len(beds) == 1
+    bed = beds[0]
+    assert (bed["id"], bed["label"], bed["connection"]) == ("bed-1", "Bed 1", "no_device")
+    assert (bed["devices"], bed["latest"], bed["alarms"]) == ([], {}, [])
+    assert bed["admission"] is None and bed["monitoring"] is False
 
 
 def test_api_unknown_bed_is_404_with_reason(client: TestClient) -> None:

@@ -1,0 +1,183 @@
+"""The alarm system live, on real parts: simulator -> pty -> rules -> API/WebSocket -> store,
+nurses' actions, and survival across a server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.asyncio.client import connect
+
+from monitor.config import BedConfig, DeviceConfig, UnitConfig
+from simulators.masimo import MasimoDeviceCodec
+from simulators.port import PtyPort, run_scenario
+from simulators.scenarios import SCENARIOS, Patient
+from tests.conftest import MS
+from tests.liveserver import LiveServer
+
+# A short SPO2_LOW delay keeps the test fast; the default delays are tested in virtual
+# time in test_rules.
+FAST = {"rules": {"SPO2_LOW": {"delay": 2}}}
+
+
+@pytest.fixture
+async def hypoxic_bed(tmp_path: Path):
+    """Bed 1's oximeter reads about 90 % (below 93 %); bed 2 is empty."""
+    port = PtyPort(link=str(tmp_path / "ttyBED1"))
+    sim = asyncio.create_task(run_scenario(MasimoDeviceCodec(), SCENARIOS["stable"], port,
+                                           patient=Patient(spo2=90.4)))
+    unit = UnitConfig(name="alarm test", alarms=FAST, beds=[
+        BedConfig(id="bed-1", devices=[
+            DeviceConfig(id="bed-1-ox", protocol="masimo", port=port.path)]),
+        BedConfig(id="bed-2"),
+    ])
+    yield unit, tmp_path / "alarms.db"
+    sim.cancel()
+    await asyncio.gather(sim, return_exceptions=True)
+    port.close()
+
+
+async def start(unit: UnitConfig, db: Path) -> LiveServer:
+    live = LiveServer(unit, db=str(db), reconnect_max_s=0.5)
+    await asyncio.to_thread(live.start)
+    return live
+
+
+async def wait_for(predicate, timeout: float, every: float = 0.2):
+    async with asyncio.timeout(timeout):
+        while True:
+            result = await predicate()
+            if result:
+                return result
+            await asyncio.sleep(every)
+
+
+async def test_alarm_onset_ack_log_and_restart(hypoxic_bed) -> None:
+    unit, db = hypoxic_bed
+    live = await start(unit, db)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            r = await http.post("/api/beds/bed-1/admit",
+                                json={"user": "nurse.ada", "patient_label": "Test patient",
+                                      "infusion_day": 3, "dose_mg": 50})
+            assert r.status_code == 201, r.text
+            assert r.json()["phase"] == "pre_infusion"
+
+            async with connect(live.ws_url + "/ws/live") as ws:
+                await ws.recv()
+
+                async def onset():
+                    msg = json.loads(await ws.recv())
+                    return msg if msg["type"] == "alarm" and msg["event"]["event"] == "onset" \
+                        and msg["event"]["rule"] == "SPO2_LOW" else None
+
+                msg = await wait_for(onset, 15000 * MS, every=0)
+            assert msg["bed_id"] == "bed-1"
+            assert msg["event"]["priority"] == "medium"
+            assert msg["event"]["value"] < 93 and msg["event"]["threshold"] == 93
+            assert any(a["rule"] == "SPO2_LOW" for a in msg["alarms"])
+
+            active = (await http.get("/api/alarms")).json()
+            spo2 = next(a for a in active if a["rule"] == "SPO2_LOW")
+            assert spo2["acknowledged"] is False
+
+            r = await http.post(f"/api/alarms/{spo2['alarm_id']}/acknowledge",
+                                json={"user": "nurse.ada"})
+            assert r.status_code == 200, r.text
+            assert r.json()["acknowledged"] is True and r.json()["acked_by"] == "nurse.ada"
+
+            r = await http.post("/api/beds/bed-1/audio-pause", json={"user": "nurse.ada"})
+            assert r.status_code == 200
+            bed = (await http.get("/api/beds/bed-1")).json()
+            assert bed["audio_paused_until"] > 0
+            assert bed["admission"]["patient_label"] == "Test patient"
+
+            async def logged():
+                log = (await http.get("/api/alarms/log", params={"bed_id": "bed-1"})).json()
+                events = {(e["rule"], e["event"]) for e in log}
+                return log if {("SPO2_LOW", "onset"), ("SPO2_LOW", "acknowledged")} <= events \
+                    else None
+
+            log = await wait_for(logged, 5000 * MS)
+            ack = next(e for e in log if e["event"] == "acknowledged")
+            assert ack["user"] == "nurse.ada"
+            assert any(e["event"] == "audio_paused" and e["user"] == "nurse.ada" for e in log)
+    finally:
+        await asyncio.to_thread(live.stop)
+
+    # A restart keeps the admission, the active (acknowledged) alarm and the pause.
+    live = await start(unit, db)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            bed = (await http.get("/api/beds/bed-1")).json()
+            assert bed["admission"]["patient_label"] == "Test patient"
+            spo2 = next(a for a in bed["alarms"] if a["rule"] == "SPO2_LOW")
+            assert spo2["acknowledged"] is True and spo2["acked_by"] == "nurse.ada"
+            assert bed["audio_paused_until"] is not None
+    finally:
+        await asyncio.to_thread(live.stop)
+
+
+async def test_session_flow_and_errors(hypoxic_bed) -> None:
+    unit, db = hypoxic_bed
+    live = await start(unit, db)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            # Nothing to start before a patient is admitted.
+            r = await http.post("/api/beds/bed-2/infusion/start", json={"user": "n"})
+            assert r.status_code == 409 and "no patient" in r.json()["detail"]
+            r = await http.post("/api/beds/bed-2/admit", json={"user": "n"})
+            assert r.status_code == 422  # patient_label missing
+            r = await http.post("/api/beds/bed-2/admit",
+                                json={"user": "n", "patient_label": "P", "infusion_day": 11})
+            assert r.status_code == 422 and "infusion_day" in r.text
+            r = await http.post("/api/beds/bed-9/admit", json={"user": "n", "patient_label": "P"})
+            assert r.status_code == 404
+            r = await http.post("/api/beds/bed-2/admit", json={"user": "n", "patient_label": "P"})
+            assert r.status_code == 201
+            r = await http.post("/api/beds/bed-2/admit", json={"user": "n", "patient_label": "Q"})
+            assert r.status_code == 409 and "already has a patient" in r.json()["detail"]
+
+            r = await http.post("/api/beds/bed-2/events",
+                                json={"user": "n", "kind": "premedication",
+                                      "detail": {"drug": "clonidine", "dose": "0.1 mg"}})
+            assert r.status_code == 201
+            r = await http.post("/api/beds/bed-2/events", json={"user": "n", "kind": "dance"})
+            assert r.status_code == 409 or r.status_code == 422
+            r = await http.post("/api/beds/bed-2/baseline",
+                                json={"user": "n", "reason": "clinic reading", "sys": 128,
+                                      "dia": 80, "hr": 70})
+            assert r.status_code == 200, r.text
+            assert r.json()["bp"]["systolic"] == 128 and r.json()["hr"]["method"] == "manual"
+            r = await http.post("/api/beds/bed-2/baseline", json={"user": "n", "reason": "x"})
+            assert r.status_code == 422
+
+            r = await http.post("/api/beds/bed-2/infusion/start", json={"user": "dr.lee"})
+            assert r.status_code == 200 and r.json()["phase"] == "infusion"
+            assert r.json()["infusion_started_by"] == "dr.lee"
+            r = await http.post("/api/beds/bed-2/infusion/start", json={"user": "dr.lee"})
+            assert r.status_code == 409
+            bed = (await http.get("/api/beds/bed-2")).json()
+            assert bed["baseline"]["preview"] is False
+            # Frozen and confirmed by whoever started the infusion; the reason is kept.
+            assert bed["baseline"]["bp"]["confirmed_by"] == "dr.lee"
+            assert bed["baseline"]["bp"]["reason"] == "clinic reading"
+            events = (await http.get("/api/beds/bed-2/events")).json()
+            assert [e["kind"] for e in events] == ["premedication"]
+
+            r = await http.post("/api/beds/bed-2/infusion/stop", json={"user": "dr.lee"})
+            assert r.json()["phase"] == "post_infusion"
+            r = await http.post("/api/beds/bed-2/discharge", json={"user": "n"})
+            assert r.json()["phase"] == "discharged"
+            bed = (await http.get("/api/beds/bed-2")).json()
+            assert bed["admission"] is None and bed["alarms"] == []
+
+            r = await http.post("/api/alarms/nope/acknowledge", json={"user": "n"})
+            assert r.status_code == 404
+            r = await http.post("/api/beds/bed-1/audio-pause", json={"user": "n", "seconds": 600})
+            assert r.status_code == 422
+    finally:
+        await asyncio.to_thread(live.stop)
