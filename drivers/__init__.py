@@ -28,6 +28,10 @@ __all__ = [
 
 PROTOCOLS: dict[str, str] = {
     "masimo": "drivers.masimo.host:MasimoHostCodec",
+    "nonin": "drivers.nonin.host:NoninHostCodec",
+    "nellcor": "drivers.nellcor.host:NellcorHostCodec",
+    "ge_s5": "drivers.ge_s5.host:GeS5HostCodec",
+    "hl7": "drivers.hl7.host:Hl7HostCodec",
 }
 """Protocol name -> ``module:Class`` of its host codec, imported lazily."""
 

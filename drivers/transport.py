@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
-import termios
 from urllib.parse import urlsplit
 
 from drivers.base import SerialSettings
@@ -153,6 +152,8 @@ async def open_transport(
         if url.startswith("socket://"):
             host, port = parse_socket_url(url)
             return await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+        import termios  # POSIX only, like the pty handling below
+
         import serial
         import serial_asyncio_fast
 

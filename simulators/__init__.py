@@ -14,6 +14,10 @@ from simulators.base import DeviceCodec
 
 DEVICE_CODECS: dict[str, str] = {
     "masimo": "simulators.masimo:MasimoDeviceCodec",
+    "nonin": "simulators.nonin:NoninDeviceCodec",
+    "nellcor": "simulators.nellcor:NellcorDeviceCodec",
+    "ge_s5": "simulators.ge_s5:GeS5DeviceCodec",
+    "hl7": "simulators.hl7:Hl7DeviceCodec",
 }
 """Protocol name -> ``module:Class`` of its simulated device."""
 

@@ -1,0 +1,206 @@
+"""Host side of HL7 v2 ORU^R01 over MLLP: decode MDC-coded OBX vitals and acknowledge."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from drivers.base import HostCodec
+from drivers.hl7 import frames
+from drivers.hl7.frames import BadBlock, Message, MllpDeframer, Segment
+from monitor.errors import FrameError
+from monitor.models import DeviceState, DeviceStatus, Flag, Observation
+
+# MDC context-free code and reference id -> metric alias (protocols.md section 7). Both
+# NIBP code families are in use: NONINV (Comen, most gateways) and CUFF (Mindray-style).
+MDC_METRICS: dict[str, str] = {
+    "150456": "SPO2", "MDC_PULS_OXIM_SAT_O2": "SPO2",
+    "147842": "HR", "MDC_ECG_HEART_RATE": "HR",
+    "149530": "PR", "MDC_PULS_OXIM_PULS_RATE": "PR",
+    "149522": "PR", "MDC_PULS_RATE": "PR",
+    "150021": "NIBP_SYS", "MDC_PRESS_BLD_NONINV_SYS": "NIBP_SYS",
+    "150022": "NIBP_DIA", "MDC_PRESS_BLD_NONINV_DIA": "NIBP_DIA",
+    "150023": "NIBP_MEAN", "MDC_PRESS_BLD_NONINV_MEAN": "NIBP_MEAN",
+    "150301": "NIBP_SYS", "MDC_PRESS_CUFF_SYS": "NIBP_SYS",
+    "150302": "NIBP_DIA", "MDC_PRESS_CUFF_DIA": "NIBP_DIA",
+    "150303": "NIBP_MEAN", "MDC_PRESS_CUFF_MEAN": "NIBP_MEAN",
+}
+"""OBX-3 code (numeric or reference id) -> metric alias."""
+
+# Units that need converting to the metric's unit (MDC_DIM_KILO_PASCAL = 4*65536 + 3843).
+_KPA = {"265987", "MDC_DIM_KILO_PASCAL", "kPa", "KPA"}
+_MMHG_PER_KPA = 7.50062
+
+INVALID_VALUES = frozenset({"-100"})
+"""Values some monitors (Mindray-style) send for "no measurement"."""
+_ABNORMAL = frozenset({"L", "H", "LL", "HH", "<", ">", "A", "AA", "LU", "HU"})
+_NIBP = frozenset({"NIBP_SYS", "NIBP_DIA", "NIBP_MEAN"})
+
+
+def technical_event(name: str) -> frozenset[str]:
+    """Metrics a technical-alert OBX (``MDC_EVT_...`` reference id) says are sensor-off.
+
+    ASSUMPTION: matched on the name (probe/sensor or lead, with off/disconnected/unplugged)
+    because the numeric event codes could not be checked against the standard here.
+    """
+    name = name.upper()
+    if not name.startswith("MDC_EVT_") or not any(
+        k in name for k in ("OFF", "DISCONN", "UNPLUG")
+    ):
+        return frozenset()
+    if "PROBE" in name or "SENSOR" in name:
+        return frozenset({"SPO2", "PR"})
+    if "LEAD" in name:
+        return frozenset({"HR"})
+    return frozenset()
+
+
+def _zone(name: str) -> tzinfo | None:
+    if name == "local":
+        return None
+    if name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+class Hl7HostCodec(HostCodec):
+    """Decodes HL7 v2 ORU^R01 results into HR, PR, SpO2 and NIBP observations.
+
+    Every MLLP block gets an original-mode ACK in :meth:`data_to_send`: ``AA`` when the
+    message parsed (other message types are accepted and ignored), ``AE`` when it is
+    malformed but its control id (MSH-10) can be read. A block without a readable MSH
+    cannot be acknowledged; it is only counted.
+
+    - OBX-3 is matched on its numeric MDC code or its reference id.
+    - The time of each value is OBX-14, else OBR-7 of its order, else MSH-7.
+    - ``-100``, an empty value, a non-number or result status ``X`` give ``None`` with
+      :attr:`Flag.INVALID`; abnormal flags (OBX-8) give :attr:`Flag.OUT_OF_LIMIT`; a
+      probe-off or lead-off technical alert OBX in the same message gives
+      :attr:`Flag.SENSOR_OFF` on the values it concerns (:func:`technical_event`).
+    - A NIBP value repeated with the same value and time (monitors that resend the last
+      cuff result with its measurement time) is published once.
+
+    Args:
+        device_id: put on every event.
+        timezone: zone of timestamps without a UTC offset: ``local`` (this computer's),
+            ``UTC`` or an IANA name such as ``Europe/Paris``.
+    """
+
+    name = "hl7"
+
+    def __init__(self, device_id: str = "device", timezone: str = "local") -> None:
+        super().__init__(device_id)
+        self._tz = _zone(timezone)
+        self._deframer = MllpDeframer()
+        self._nibp_seen: dict[str, tuple[float | None, float]] = {}
+        self._sender: tuple[str, str] | None = None
+        self.acks_sent = 0
+
+    def _feed(self, data: bytes, now: float | None) -> None:
+        for item in self._deframer.feed(data):
+            if isinstance(item, BadBlock):
+                self._bad_frame(item.reason, item.discarded)
+            else:
+                self._payload(item, now)
+
+    def receive_eof(self) -> None:
+        lost = self._deframer.eof()
+        if lost is not None:
+            self._bad_frame(lost.reason, lost.discarded)
+
+    def _ack(self, control_id: str, code: str, original: Message | None, now: float | None,
+             text: str = "") -> None:
+        ack = frames.build_ack(control_id, code, original, now, text)
+        self._send(frames.wrap(ack.encode()))
+        self.acks_sent += 1
+
+    def _payload(self, payload: bytes, now: float | None) -> None:
+        try:
+            message = Message.decode(payload)
+            if not message.msh.field(9):
+                raise FrameError("MSH-9 message type is empty")
+            if not message.control_id:
+                raise FrameError("MSH-10 control id is empty")
+        except FrameError as exc:
+            control_id = frames.control_id_of(payload)
+            self._bad_frame(str(exc), len(payload))
+            if control_id:
+                self._ack(control_id, frames.ACK_ERROR, None, now, str(exc))
+            return
+        self.frames_ok += 1
+        self._ack(message.control_id, frames.ACK_ACCEPT, message, now)
+        if message.message_type == ("ORU", "R01"):
+            self._result(message, now)
+
+    def _result(self, message: Message, now: float | None) -> None:
+        enc = message.encoding
+        msh = message.msh
+        msg_time = frames.parse_ts(msh.component(7, 1, enc), self._tz)
+        sender = (msh.component(3, 1, enc), msh.component(4, 1, enc))
+        if sender != self._sender:
+            self._sender = sender
+            info = {"protocol": self.name, "application": sender[0], "facility": sender[1],
+                    "version": message.version}
+            when = msg_time if msg_time is not None else (now or self._last_time)
+            self._emit(DeviceStatus(self.device_id, DeviceState.INFO, when, "", info))
+        # Technical alerts may come after the values they qualify: look for them first.
+        off: set[str] = set()
+        for seg in message.all("OBX"):
+            off |= technical_event(seg.component(3, 2, enc).strip())
+        order_time: float | None = None
+        for seg in message.segments:
+            if seg.name == "OBR":
+                order_time = frames.parse_ts(seg.component(7, 1, enc), self._tz)
+            elif seg.name == "OBX":
+                fallback = order_time if order_time is not None else msg_time
+                if fallback is None:
+                    fallback = now if now is not None else self._last_time
+                self._obx(seg, message, fallback, off)
+
+    def _obx(self, seg: Segment, message: Message, fallback: float, off: set[str]) -> None:
+        enc = message.encoding
+        metric = MDC_METRICS.get(seg.component(3, 1, enc).strip()) or MDC_METRICS.get(
+            seg.component(3, 2, enc).strip()
+        )
+        if metric is None:
+            return
+        when = frames.parse_ts(seg.component(14, 1, enc), self._tz)
+        if when is None:
+            when = fallback
+        flags: set[str] = set()
+        value = _number(seg.component(5, 1, enc))
+        if seg.field(11).strip().upper() == "X":  # "results cannot be obtained"
+            value = None
+        if value is not None and metric in _NIBP:
+            unit = {seg.component(6, 1, enc).strip(), seg.component(6, 2, enc).strip()}
+            if unit & _KPA:
+                value = round(value * _MMHG_PER_KPA, 1)
+        if value is None:
+            flags.add(Flag.INVALID)
+        if metric in off:
+            flags.add(Flag.SENSOR_OFF)
+        if _ABNORMAL & {f.strip().upper() for f in seg.field(8).split(enc.repetition or "~")}:
+            flags.add(Flag.OUT_OF_LIMIT)
+        if metric in _NIBP:
+            if self._nibp_seen.get(metric) == (value, when):
+                return
+            self._nibp_seen[metric] = (value, when)
+        self._emit(Observation.of(metric, value, when, self.device_id, frozenset(flags)))
+
+
+def _number(text: str) -> float | None:
+    """OBX-5 as a number, or None for empty, non-numeric or the ``-100`` invalid marker."""
+    text = text.strip()
+    if not text or text in INVALID_VALUES:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value == -100.0:
+        return None
+    return value

@@ -1,0 +1,415 @@
+"""Host side of the Nonin serial formats: detect or select DF#2/#7/#8, decode numerics and pleth."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from drivers.base import HostCodec, SerialSettings
+from drivers.nonin import frames
+from drivers.nonin.frames import Frame, Record, SetFormat
+from monitor.errors import FrameError
+from monitor.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
+
+_DETECT_UNITS = 3
+"""Consecutive valid units needed to recognise a format. With three, no clean stream of one
+format can pass for another: DF#2/#7 status bytes (bit 7 set) recur every 5 bytes and would
+land on a DF#8 data byte, and a DF#8 status byte would break DF#2/#7 framing."""
+
+_REPLY_WAIT = {2: 150, 7: 150, 8: 3}
+"""Good units in the requested format after which a missing ACK is no longer expected."""
+
+_NUMERICS_EVERY = 3
+"""DF#2/#7: numerics once per second (every third packet), like DF#8 and the other drivers;
+the waveform goes out with every packet."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    """A decoded record or frame, waiting for its time of arrival."""
+
+    data_format: int
+    unit: Record | Frame
+
+
+@dataclass(frozen=True, slots=True)
+class _Note:
+    """A state change found while splitting the stream (format locked, reply, gap)."""
+
+    kind: str
+    value: int = 0
+
+
+def _unit_period(data_format: int) -> float:
+    return 1.0 if data_format == 8 else 1.0 / frames.FRAME_RATE
+
+
+def _worst_perfusion(flags: set[str]) -> set[str]:
+    # Low perfusion is worse than marginal: report only the worse of the two.
+    if Flag.LOW_PERFUSION in flags:
+        flags.discard(Flag.MARGINAL_PERFUSION)
+    return flags
+
+
+class NoninHostCodec(HostCodec):
+    """Decodes Nonin data formats #2, #7 and #8 into SpO2, pulse rate and pleth.
+
+    With ``data_format=None`` the format is recognised from the stream (three valid units:
+    under 0.3 s for DF#2/#7, about 3 s for DF#8). With a format, :meth:`start` sends the
+    set-format command; until the device answers, whatever format it still sends is
+    decoded; its ACK locks the requested format and a NAK is reported as a
+    ``DeviceStatus`` (state ``info``) while decoding goes on with what the device sends.
+    In both modes the locked format is kept through noise; another format takes over only
+    when it is positively recognised in the stream (a reconfigured or swapped device).
+
+    Numerics are the display-formatted ("-D") values in every format: they are what the
+    oximeter's own screen shows, so the central station and the bedside agree, and DF#8
+    carries nothing else. The device holds them for 10 s after the finger comes out, with
+    the sensor alarm set; held values are not measurements, so while the alarm is set (and
+    for the missing markers HR 511, SpO2 127) values are ``None`` with
+    :attr:`Flag.INVALID`, plus :attr:`Flag.SENSOR_OFF`.
+    DF#8 gives them once a second. DF#2/#7 give them once a second too (every third
+    packet) with the flags of all frames since the last numerics, plus one ``PLETH``
+    :class:`~monitor.models.Waveform` of 25 samples per packet (raw counts, 8 or 16 bit).
+    A corrupted frame is counted, skipped and resynchronised on the next frame; frames after
+    it are placed by counting back from the next SYNC, so the packet still goes out with
+    ``None`` for the lost samples, and numerics come from the items that survived.
+
+    Times: with ``now``, each unit's arrival is computed back from ``now`` (the last unit
+    of the chunk arrived at ``now``); a waveform's time is that of its first frame.
+    Without ``now``, a counter starting at 0.0 advances 1/75 s per frame and 1 s per DF#8
+    record.
+
+    Args:
+        device_id: stamped on every event.
+        data_format: 2, 7 or 8 to request that format; None to detect it.
+    """
+
+    name = "nonin"
+    serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
+
+    def __init__(self, device_id: str = "device", data_format: int | None = None) -> None:
+        if data_format is not None and data_format not in frames.FORMATS:
+            raise ValueError(f"Nonin data format must be 2, 7 or 8, not {data_format!r}")
+        super().__init__(device_id)
+        self.requested_format = data_format
+        self.data_format: int | None = None
+        """The format being decoded, None while detecting."""
+        self._awaiting_reply = False
+        self._good_since_request = 0
+        self._buf = bytearray()
+        self._pos = 0
+        self._junk = 0  # bytes discarded since the last good unit while locked
+        self._frames_seen = 0  # the clock without ``now``: integer counts do not drift
+        self._records_seen = 0
+        self._info: dict[str, Any] = {"protocol": self.name}
+        self._announced: dict[str, Any] = dict(self._info)
+        # DF#2/#7 packet assembly: 25 places filled from SYNC on, then (after a gap) a tail
+        # of frames placed by counting back from the next SYNC.
+        self._slots: list[Frame | None] | None = None  # None until the next SYNC frame
+        self._filled = 0
+        self._tail: list[Frame] | None = None
+        self._packet_start = 0.0
+        self._last_frame_time = 0.0
+        self._packets_since_numerics = 0
+        self._first_numerics = True
+        self._pending_flags: set[str] = set()
+
+    # -- the five methods -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue the set-format command when a format was requested."""
+        if self.requested_format is not None:
+            self._send(SetFormat(self.requested_format).serialize())
+            self._awaiting_reply = True
+            self._good_since_request = 0
+
+    def receive_eof(self) -> None:
+        """Drop a partial unit (counted) and any partial packet."""
+        if self.data_format is not None and len(self._buf) > self._pos:
+            self._bad_frame("partial unit at end of stream", len(self._buf) - self._pos)
+        self._buf.clear()
+        self._pos = 0
+        self._slots = None
+
+    def _feed(self, data: bytes, now: float | None) -> None:
+        self._buf += data
+        # Split first, time afterwards: a unit's arrival time depends on how many units
+        # of the same chunk came after it.
+        items: list[_Unit | _Note] = []
+        while (item := self._step()) is not None:
+            if not (isinstance(item, _Note) and item.kind == "skip"):
+                items.append(item)
+        del self._buf[: self._pos]
+        self._pos = 0
+        self._process(items, now)
+
+    # -- splitting the stream ---------------------------------------------------------------
+
+    def _step(self) -> _Unit | _Note | None:
+        """Consume one unit, reply or junk byte at the head of the buffer; None: need more."""
+        buf, pos = self._buf, self._pos
+        if pos >= len(buf):
+            return None
+        head = buf[pos]
+        # ACK and NAK can never start a unit of any format, so they are unambiguous here.
+        if self._awaiting_reply and head in (frames.ACK, frames.NAK):
+            self._pos += 1
+            self._awaiting_reply = False
+            if head == frames.ACK and self.requested_format is not None:
+                self._lock(self.requested_format)
+            return _Note("ack" if head == frames.ACK else "nak", self.requested_format or 0)
+        if self.data_format is None:
+            return self._detect()
+        fmt = self.data_format
+        size = frames.RECORD_SIZE if fmt == 8 else frames.FRAME_SIZE
+        if len(buf) - pos < size:
+            return None
+        chunk = bytes(buf[pos : pos + size])
+        try:
+            unit: Record | Frame = Record.parse(chunk) if fmt == 8 else Frame.parse(chunk, fmt)
+        except FrameError as exc:
+            return self._skip(str(exc), size)
+        self._pos += size
+        self._junk = 0
+        self.frames_ok += 1
+        if self._awaiting_reply and fmt == self.requested_format:
+            self._good_since_request += 1
+            if self._good_since_request >= _REPLY_WAIT[fmt]:
+                self._awaiting_reply = False  # the device answers before switching, if ever
+        return _Unit(fmt, unit)
+
+    def _skip(self, reason: str, size: int) -> _Note | None:
+        """At a byte where the locked format does not parse: switch format or drop the byte.
+
+        The locked format is never dropped on suspicion, so its good units right before
+        and after a burst of noise are kept; another format takes over only once it is
+        positively recognised here (the device was reconfigured or swapped).
+        """
+        if self._junk >= size:
+            found = self._recognise(self._pos)
+            if found is None:
+                return None  # undecided until a few more bytes arrive
+            fmt, offset = found
+            if fmt and fmt != self.data_format:
+                self._pos += offset
+                self.bytes_discarded += offset
+                return self._lock_note(fmt)
+        self._pos += 1
+        if self._junk == 0:
+            self._bad_frame(reason, 1)
+        else:
+            self.bytes_discarded += 1
+        self._junk += 1
+        return _Note("gap") if self._junk == 1 else _Note("skip")
+
+    def _detect(self) -> _Note | None:
+        found = self._recognise(self._pos)
+        if found is None:
+            return None
+        fmt, offset = found
+        if fmt:
+            self._pos += offset
+            self.bytes_discarded += offset
+            return self._lock_note(fmt)
+        self._pos += 1
+        self.bytes_discarded += 1
+        return _Note("skip")
+
+    def _recognise(self, pos: int) -> tuple[int, int] | None:
+        """Which format starts at ``pos`` (or, for DF#2, a few bytes on): ``(format,
+        offset)``, ``(0, 0)`` for none, None while the bytes so far cannot tell.
+
+        Checks stop at the first contradiction, so noise is rejected after a byte or two
+        instead of waiting for a full detection window.
+        """
+        df8 = self._records_at(pos)
+        if df8:
+            return 8, 0
+        df2 = self._frames_at(pos, 2)
+        if df2:
+            return 2, 0
+        df7 = self._frames_at(pos, 7)
+        if df7:
+            # A quiet DF#2 stream (01 80 00 00 81...) also reads as DF#7 one byte in;
+            # its constant 0x01 makes DF#2 the more specific, preferred reading.
+            for k in range(1, frames.FRAME_SIZE):
+                later = self._frames_at(pos + k, 2)
+                if later is None:
+                    return None
+                if later:
+                    return 2, k
+            return 7, 0
+        if df8 is None or df2 is None or df7 is None:
+            return None
+        return 0, 0
+
+    def _frames_at(self, pos: int, fmt: int) -> bool | None:
+        """True: DF#``fmt`` frames start at ``pos``; False: they cannot; None: undecided."""
+        for i in range(_DETECT_UNITS):
+            start = pos + i * frames.FRAME_SIZE
+            chunk = bytes(self._buf[start : start + frames.FRAME_SIZE])
+            if len(chunk) < frames.FRAME_SIZE:
+                # Reject early on the bytes already there (start byte, status bit 7).
+                if fmt == 2 and ((chunk[:1] and chunk[0] != 0x01)
+                                 or (len(chunk) > 1 and not chunk[1] & 0x80)):
+                    return False
+                if fmt == 7 and chunk[:1] and not chunk[0] & 0x80:
+                    return False
+                return None
+            try:
+                Frame.parse(chunk, fmt)
+            except FrameError:
+                return False
+        return True
+
+    def _records_at(self, pos: int) -> bool | None:
+        """Three DF#8 records and the status byte of a fourth: bit 7 on every 4th byte only."""
+        n = _DETECT_UNITS * frames.RECORD_SIZE + 1
+        window = self._buf[pos : pos + n]
+        for i, b in enumerate(window):
+            if bool(b & 0x80) != (i % frames.RECORD_SIZE == 0):
+                return False
+        return True if len(window) == n else None
+
+    def _lock(self, fmt: int) -> None:
+        self.data_format = fmt
+        self._junk = 0
+
+    def _lock_note(self, fmt: int) -> _Note:
+        self._lock(fmt)
+        return _Note("format", fmt)
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _process(self, items: list[_Unit | _Note], now: float | None) -> None:
+        times: list[float] = []
+        if now is not None:
+            t = now
+            for item in reversed(items):
+                times.append(t)
+                if isinstance(item, _Unit):
+                    t -= _unit_period(item.data_format)
+            times.reverse()
+        for i, item in enumerate(items):
+            when = self._clock() if now is None else times[i]
+            if isinstance(item, _Unit):
+                if item.data_format == 8:
+                    self._records_seen += 1
+                else:
+                    self._frames_seen += 1
+                if isinstance(item.unit, Record):
+                    self._record(item.unit, when)
+                else:
+                    self._frame(item.unit, when)
+            else:
+                self._note(item, when)
+
+    def _clock(self) -> float:
+        return self._records_seen + self._frames_seen / frames.FRAME_RATE
+
+    def _note(self, note: _Note, when: float) -> None:
+        if note.kind == "gap":
+            self._gap()
+            return
+        if note.kind == "format":
+            self._slots = None
+            self._update_info(when, f"data format #{note.value}", data_format=note.value)
+        elif note.kind == "ack":
+            self._slots = None
+            self._update_info(when, f"data format #{note.value} acknowledged",
+                              data_format=note.value, force=True)
+        elif note.kind == "nak":
+            self._emit(DeviceStatus(
+                self.device_id, DeviceState.INFO, when,
+                f"device refused data format #{note.value} (NAK); decoding what it sends",
+                {**self._info, "data_format_refused": note.value},
+            ))
+
+    def _update_info(self, when: float, detail: str, force: bool = False, **facts: Any) -> None:
+        self._info.update(facts)
+        if force or self._info != self._announced:
+            self._announced = dict(self._info)
+            self._emit(DeviceStatus(self.device_id, DeviceState.INFO, when, detail,
+                                    dict(self._info)))
+
+    def _record(self, record: Record, when: float) -> None:
+        self._numerics(record.pulse_rate, record.spo2, record.flags(), when)
+
+    def _numerics(self, rate: int, spo2: int, flags: set[str], when: float) -> None:
+        flags = _worst_perfusion(flags)
+        # While the sensor alarm is set the display values are only held, not measured: a
+        # held 98 % must not stand in for a patient who may be desaturating off the probe.
+        held = Flag.SENSOR_OFF in flags
+        for metric, raw, missing in (("SPO2", spo2, frames.MISSING_SPO2),
+                                     ("PR", rate, frames.MISSING_RATE)):
+            obs_flags = set(flags)
+            value: float | None = float(raw)
+            if raw == missing or held:
+                value = None
+                obs_flags.add(Flag.INVALID)
+            self._emit(Observation.of(metric, value, when, self.device_id,
+                                      frozenset(obs_flags)))
+
+    def _frame(self, frame: Frame, when: float) -> None:
+        if frame.sync:
+            if self._slots is not None:
+                self._close_packet()
+            self._slots = [frame] + [None] * (frames.FRAMES_PER_PACKET - 1)
+            self._filled = 1
+            self._tail = None
+            self._packet_start = when
+        elif self._slots is None:
+            return  # before the first SYNC: the frame's place in its packet is unknown
+        elif self._tail is not None:
+            self._tail.append(frame)
+            if len(self._tail) >= frames.FRAMES_PER_PACKET:
+                self._slots = None  # a SYNC was lost as well: give up on this packet
+        else:
+            self._slots[self._filled] = frame
+            self._filled += 1
+        self._last_frame_time = when
+        if self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
+            self._close_packet()
+
+    def _gap(self) -> None:
+        # Frames after a gap get their place by counting back from the next SYNC. Frames
+        # already in the tail cannot be placed relative to those after a second gap.
+        if self._slots is not None:
+            self._tail = []
+
+    def _close_packet(self) -> None:
+        slots, tail, self._slots, self._tail = self._slots, self._tail, None, None
+        assert slots is not None
+        if tail:
+            if self._filled + len(tail) > frames.FRAMES_PER_PACKET:
+                return  # more frames than places: inconsistent, drop
+            slots[frames.FRAMES_PER_PACKET - len(tail) :] = tail
+        present = [f for f in slots if f is not None]
+        flags: set[str] = set()
+        for member in present:
+            flags |= member.flags()
+        item = [None if f is None else f.value for f in slots]
+        stat2 = item[frames.P_STAT2]
+        if stat2 is not None and stat2 & frames.S2_LOW_BATTERY:
+            flags.add(Flag.LOW_BATTERY)
+        flags = _worst_perfusion(flags)
+        when = self._last_frame_time
+        firmware = item[frames.P_FIRMWARE]
+        if firmware is not None:
+            self._update_info(when, f"firmware revision {firmware}", firmware_revision=firmware)
+        self._emit(Waveform(
+            self.device_id, "PLETH", self._packet_start, frames.FRAME_RATE,
+            tuple(None if f is None else float(f.pleth) for f in slots), "1", frozenset(flags),
+        ))
+        self._pending_flags |= flags
+        self._packets_since_numerics += 1
+        # Once a second; a damaged packet that lost the display items defers to the next.
+        hr_msb, hr_lsb = item[frames.P_HR_D_MSB], item[frames.P_HR_D_LSB]
+        spo2 = item[frames.P_SPO2_D]
+        if (self._packets_since_numerics >= _NUMERICS_EVERY or self._first_numerics) and \
+                hr_msb is not None and hr_lsb is not None and spo2 is not None:
+            pending, self._pending_flags = self._pending_flags, set()
+            self._packets_since_numerics = 0
+            self._first_numerics = False
+            self._numerics(frames.join_rate(hr_msb, hr_lsb), spo2, pending, when)
