@@ -18,7 +18,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -155,12 +155,17 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def create_app(settings: Settings | None = None, unit: UnitConfig | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    unit: UnitConfig | None = None,
+    on_started: Callable[[Service], Awaitable[None]] | None = None,
+) -> FastAPI:
     """Build the application.
 
     Args:
         settings: service settings (environment defaults when None).
         unit: beds and devices (from ``settings.config`` when None, else an empty unit).
+        on_started: run once the service is up (the demo admits its patients here).
     """
     settings = settings or Settings()
     if unit is None:
@@ -173,6 +178,8 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None)
         app.state.service = service
         task = asyncio.create_task(service.run(), name="service")
         await service.started.wait()
+        if on_started is not None:
+            await on_started(service)
         try:
             yield
         finally:

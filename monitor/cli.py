@@ -114,12 +114,13 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     return Settings(**values)
 
 
-def _serve(settings: Settings, unit: UnitConfig, log_level: str) -> int:
+def _serve(settings: Settings, unit: UnitConfig, log_level: str,
+           on_started: Any = None) -> int:
     import uvicorn
 
     from monitor.api import create_app
 
-    app = create_app(settings, unit)
+    app = create_app(settings, unit, on_started)
     if settings.host not in ("127.0.0.1", "::1", "localhost"):
         _LOGGER.warning("binding to %s: the dashboard is reachable from the network",
                         settings.host)
@@ -267,11 +268,39 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 time.sleep(0.05)
             for i, d in enumerate(plan):
                 print(f"  Bed {i + 1}: {d['protocol']:<8} {d['scenario']}", flush=True)
-            return _serve(settings, unit, args.log_level)
+
+            async def admit_demo_patients(service: Any) -> None:
+                await seed_demo(service, plan)
+
+            return _serve(settings, unit, args.log_level, admit_demo_patients)
         finally:
             fleet.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 fleet.wait(5)
+
+
+DEMO_USER = "demo"
+
+
+async def seed_demo(service: Any, plan: list[dict[str, Any]]) -> None:
+    """Admit a made-up patient to every demo bed, with the simulated patient's resting
+    values as baseline, and start the infusion, so alarms against baseline show at once.
+
+    The last bed stays before its infusion, collecting its baseline, to show that phase.
+    Open admissions left by an earlier demo on the same database are closed first.
+    """
+    for i, d in enumerate(plan):
+        bed = d["name"]
+        if bed in service.admissions:
+            await service.discharge(bed, DEMO_USER)
+        await service.admit(bed, DEMO_USER, f"Demo patient {i + 1}", f"DEMO-{i + 1:03d}",
+                            infusion_day=1 + i % 10, dose_mg=40.0 + 5 * (i % 9))
+        if i == len(plan) - 1 and len(plan) > 1:
+            continue
+        p = d["patient"]
+        await service.rebaseline(bed, DEMO_USER, "demo: resting values of the simulated patient",
+                                 hr=p["hr"], sys=p["sys"], dia=p["dia"])
+        await service.start_infusion(bed, DEMO_USER)
 
 
 def _pythonpath() -> str:
@@ -307,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
         else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # Migrations announce every plugin at INFO: noise for an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         return COMMANDS[args.command](args)
     except (MonitorError, ValueError) as exc:

@@ -165,8 +165,8 @@ def _desaturation(t: float, p: Patient) -> Vitals:
 
 
 def _hr_rise(t: float, p: Patient) -> Vitals:
-    # Tachycardia 35 % above resting from 40 s for 3 minutes.
-    return physiology(t, p, hr_rise=0.35 * ramp(t, 40, 30, 180, 60))
+    # Tachycardia 35 % above resting from 30 s for 3 minutes (past +20 % at about 39 s).
+    return physiology(t, p, hr_rise=0.35 * ramp(t, 30, 15, 180, 60))
 
 
 def _hypertension(t: float, p: Patient) -> Vitals:
@@ -201,7 +201,7 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("stable", "resting patient, small natural variation", 600, _stable),
         Scenario("desaturation", "SpO2 falls to ~86 % from 45 s for about 90 s", 600,
                  _desaturation),
-        Scenario("hr_rise", "heart rate 35 % above resting from 40 s for ~4 min", 600,
+        Scenario("hr_rise", "heart rate 35 % above resting from 30 s for ~4 min", 600,
                  _hr_rise),
         Scenario("hypertension", "systolic pressure up 35 % from 30 s (NIBP at 90 s, 150 s)",
                  900, _hypertension, nibp_times=(90.0, 150.0)),

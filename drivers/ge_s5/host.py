@@ -62,7 +62,7 @@ class GeS5HostCodec(HostCodec):
     name = "ge_s5"
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
 
-    def __init__(self, device_id: str = "device", interval: int = 10,
+    def __init__(self, device_id: str = "device", interval: int = 5,
                  waveforms: bool = True) -> None:
         super().__init__(device_id)
         if not MIN_INTERVAL <= int(interval) <= 3600:
