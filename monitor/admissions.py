@@ -109,7 +109,8 @@ async def audit(store: Store, time: float, user: str, action: str, bed_id: str |
                                                       bed_id=bed_id, detail=detail))
 
 
-async def audit_log(store: Store, bed_id: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
+async def audit_log(store: Store, bed_id: str | None = None,
+                    limit: int = 500) -> list[dict[str, Any]]:
     """Audit records, newest first."""
     q = select(AuditRow).order_by(AuditRow.time.desc(), AuditRow.id.desc()).limit(limit)
     if bed_id is not None:

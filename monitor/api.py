@@ -402,7 +402,8 @@ def _waveform_beds(param: str, service: Service) -> set[str]:
     return {b for b in param.split(",") if b in service.board.beds}
 
 
-def _live_messages(events: list[Any], service: Service, wave_beds: set[str]) -> list[dict[str, Any]]:
+def _live_messages(events: list[Any], service: Service,
+                   wave_beds: set[str]) -> list[dict[str, Any]]:
     """Group a burst of bus events into stream messages: one ``vitals`` per device."""
     vitals: dict[str, dict[str, Any]] = {}
     out: list[dict[str, Any]] = []

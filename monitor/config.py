@@ -10,7 +10,7 @@ file is TOML::
     id = "bed-1"
     label = "Bed 1"
     devices = [
-      { id = "bed-1-oximeter", protocol = "masimo", port = "/dev/serial/by-id/usb-FTDI_FT232R-if00-port0" },
+      { id = "bed-1-ox", protocol = "masimo", port = "/dev/serial/by-id/usb-FTDI-if00-port0" },
     ]
 
 Everything is validated before any port is opened; errors raise :class:`ConfigError`
@@ -95,7 +95,8 @@ class DeviceConfig(BaseModel):
         import drivers
 
         if v not in drivers.PROTOCOLS:
-            raise ValueError(f"unknown protocol {v!r} (known: {', '.join(sorted(drivers.PROTOCOLS))})")
+            known = ", ".join(sorted(drivers.PROTOCOLS))
+            raise ValueError(f"unknown protocol {v!r} (known: {known})")
         return v
 
     @field_validator("port")
@@ -153,7 +154,8 @@ class UnitConfig(BaseModel):
                 seen_devices.add(dev.id)
                 if dev.port in seen_ports:
                     raise ValueError(
-                        f"port {dev.port!r} is given to both {seen_ports[dev.port]!r} and {dev.id!r}"
+                        f"port {dev.port!r} is given to both {seen_ports[dev.port]!r} "
+                        f"and {dev.id!r}"
                     )
                 seen_ports[dev.port] = dev.id
         return self

@@ -34,7 +34,8 @@ def test_cli_help_says_what_it_is() -> None:
 
 def test_cli_serve_bad_unit_file_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "unit.toml"
-    bad.write_text('[[beds]]\nid = "bed-1"\ndevices = [{ id = "x", protocol = "nope", port = "/dev/x" }]\n')
+    bad.write_text('[[beds]]\nid = "bed-1"\n'
+                   'devices = [{ id = "x", protocol = "nope", port = "/dev/x" }]\n')
     out = subprocess.run(CLI + ["serve", "--config", str(bad)], capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 2

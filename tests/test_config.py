@@ -22,9 +22,12 @@ devices = [
 
 [[beds]]
 id = "bed-2"
-devices = [
-  { id = "bed-2-oximeter", protocol = "masimo", port = "socket://127.0.0.1:4001", options = { baudrate = 9600 } },
-]
+
+[[beds.devices]]
+id = "bed-2-oximeter"
+protocol = "masimo"
+port = "socket://127.0.0.1:4001"
+options = { baudrate = 9600 }
 """
 
 

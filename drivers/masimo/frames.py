@@ -1,8 +1,10 @@
 """Wire format of Masimo "ASCII 1": one CR LF terminated line per second.
 
-A line is a date and a time then space-separated ``KEY=VALUE`` tokens, for example::
+A line is a date and a time then space-separated ``KEY=VALUE`` tokens, for example
+(one line on the wire, folded here)::
 
-    02/22/16 22:47:45 SN=0000056661 SPO2=098% BPM=097 PI=03.60% SPCO=--.-% SPMET=--.-% DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000800
+    02/22/16 22:47:45 SN=0000056661 SPO2=098% BPM=097 PI=03.60% SPCO=--.-% SPMET=--.-%
+    DESAT=-- PIDELTA=+-- ALARM=0000 EXC=000800
 
 The token set depends on the model and firmware, so tokens are read by key, never by
 position. A value containing ``-`` means "no data". ``EXC`` and ``ALARM`` are hex bit fields.
