@@ -35,8 +35,11 @@ ARTIFACT_FLAGS = frozenset({Flag.ARTIFACT, Flag.MOTION, Flag.INVALID, Flag.STALE
 
 PLAUSIBLE: dict[str, tuple[float, float]] = {
     "SPO2": (0.0, 100.0),
-    "HR": (0.0, 300.0),
-    "PR": (0.0, 300.0),
+    # Below 20/min is outside the measuring range of bedside monitors (asystole is a
+    # waveform alarm of the primary monitor, not a number): an isolated 11.5 among missing
+    # values in a real recording is a glitch, not bradycardia.
+    "HR": (20.0, 300.0),
+    "PR": (20.0, 300.0),
     "NIBP_SYS": (1.0, 300.0),
     "NIBP_DIA": (1.0, 300.0),
     "NIBP_MEAN": (1.0, 300.0),

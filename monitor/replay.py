@@ -350,7 +350,30 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="how long a sample's value holds (default: 10 s, or 1.5 x "
                              "the sampling period for sparse data)")
     parser.add_argument("--rules", metavar="JSON",
-                        help="site rule configuration (JSON mapping, see RuleSet.from_mapping)")
+                        help="site rule configuration: a JSON mapping, inline or a file "
+                             "(see docs/alarms.md)")
+
+
+def coverage_overrides(recording: Recording) -> dict[str, Any]:
+    """Switch off watchdogs for parameters the recording never carries.
+
+    A recording without any NIBP is a recording of other signals, not a bed whose cuff
+    stopped: NIBP_OVERDUE would only add false alarms to the output.
+    """
+    metrics = {s.metric for s in recording.samples}
+    if metrics.isdisjoint(("NIBP_SYS", "NIBP_DIA", "NIBP_MEAN")):
+        return {"rules": {"NIBP_OVERDUE": {"enabled": False}}}
+    return {}
+
+
+def _merge(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for key, value in b.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -360,11 +383,15 @@ def run(args: argparse.Namespace) -> int:
         recording = load(args.recording)
         config: dict[str, Any] = {}
         if args.rules:
-            config = json.loads(pathlib.Path(args.rules).read_text(encoding="utf-8"))
+            text = args.rules
+            if not text.lstrip().startswith("{"):
+                text = pathlib.Path(args.rules).read_text(encoding="utf-8")
+            config = json.loads(text)
         rules = RuleSet.from_mapping(config)
         overrides = sparse_overrides(recording.period())
         if args.hold is not None:
             overrides = {"data": {"hold_max": args.hold, "artifact_gap": args.hold}}
+        overrides = _merge(overrides, coverage_overrides(recording))
         if overrides:
             rules = rules.with_overrides(overrides, patient=False)
         hr_b = bp_b = None

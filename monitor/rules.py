@@ -1114,8 +1114,12 @@ def _fire_nibp_overdue(w: _Work, t: float) -> None:
 def _check_no_baseline(w: _Work, t: float) -> None:
     if w.s.infusion_start is None or not w.s.monitoring:
         return
+    # Only a measured parameter needs a baseline: a bed without ECG (or without a cuff)
+    # has no HR (or BP) rule to run, so a missing baseline there would be a false alarm.
+    # The check runs again when that parameter first shows up after the infusion start.
+    seen = {"HR": "HR" in w.tracks, "BP": w.s.last_nibp is not None}
     missing = [name for name, b in (("HR", w.s.hr_baseline), ("BP", w.s.bp_baseline))
-               if b is None]
+               if b is None and seen[name]]
     if missing:
         w.raise_alarm("NO_BASELINE", "NO_BASELINE", t, None,
                       message=f"No baseline for {' and '.join(missing)}: absolute limits only")
@@ -1140,6 +1144,9 @@ def _start(rules: RuleSet, state: BedState, now: float) -> tuple[_Work, float]:
 
 def _done(w: _Work, t: float) -> Result:
     _advance(w, t)  # zero-delay consequences of the input (SENSOR_OFF, 0 s delays...)
+    if (w.s.infusion_start is not None and "NO_BASELINE" not in w.alarms
+            and (w.s.hr_baseline is None or w.s.bp_baseline is None)):
+        _check_no_baseline(w, t)  # a parameter without baseline may have just appeared
     return w.freeze(), w.events
 
 

@@ -85,7 +85,12 @@ def test_replay_without_infusion_start_takes_baselines_from_first_5_minutes(
     rows = steady(300) + steady(500, hr=95, start=300)
     out = lines(cli(str(write(tmp_path, rows))).stdout)
     assert ("HR_RISE", "onset", 360.0) in [(o["rule"], o["event"], o["t"]) for o in out]
-    assert ("NO_BASELINE", "onset", 300.0) in [(o["rule"], o["event"], o["t"]) for o in out]
+    # No NIBP in this recording: no BP rule can run, so no "no baseline" condition.
+    assert not [o for o in out if o["rule"] == "NO_BASELINE"]
+    with_cuff = steady(300) + ["10,NIBP_SYS,120", "10,NIBP_DIA,80", "10,NIBP_MEAN,93"]
+    out = lines(cli(str(write(tmp_path, sorted(with_cuff, key=lambda r: int(r.split(",")[0]))
+                              + steady(500, hr=95, start=300)))).stdout)
+    assert ("NO_BASELINE", "onset", 300.0) not in [(o["rule"], o["event"], o["t"]) for o in out]
     out = lines(cli(str(write(tmp_path, rows)), "--no-infusion").stdout)
     assert not [o for o in out if o["rule"] in ("HR_RISE", "NO_BASELINE")]
 
@@ -190,6 +195,10 @@ def test_replay_mimic_numerics_record() -> None:
         assert start in low, f"SPO2_LOW onset at {o['t']} without a sub-93 sample at {start}"
         assert o["value"] < 93
     assert len(onsets) == len(low)  # each isolated low minute holds 60 s > 15 s
+    # The record's HR artefact (a lone 11.5 among missing values) is no bradycardia.
+    hr = rec.p_signal[:, rec.sig_name.index("HR")]
+    assert any(0 < v < 20 for v in hr), "the artefact this test is about is in the record"
+    assert not [o for o in out if o["rule"] == "HR_LIMIT"]
     # the same output with the .hea extension
     assert cli(str(record) + ".hea").stdout == result.stdout
 

@@ -225,7 +225,8 @@ def test_nibp_flagged_component_makes_the_reading_an_artifact() -> None:
 
 @pytest.mark.parametrize(
     ("value", "fires"),
-    [(150, True), (149.9, False), (40, True), (40.1, False), (200, True), (0, True)],
+    [(150, True), (149.9, False), (40, True), (40.1, False), (200, True), (20, True),
+     (19.9, False), (300, True), (300.1, False)],
 )
 def test_hr_limit_inclusive_boundaries(value: float, fires: bool) -> None:
     _, events = run([*series("HR", [value] * 11), 20.0])
@@ -396,8 +397,12 @@ def test_nibp_components_without_mean_form_a_reading_after_the_assembly_window()
 
 def test_no_baseline_runs_absolute_rules_only_and_shows_low_priority_condition() -> None:
     state = infused(hr=None, sys_=None)
+    # Nothing measured yet, so no parameter is short of a baseline.
+    assert not [a for a in state.alarms.values() if a.rule == "NO_BASELINE"]
+    state, events = run([obs("HR", 72, 0.5)], state)
     (nb,) = [a for a in state.alarms.values() if a.rule == "NO_BASELINE"]
     assert (nb.priority, nb.technical) == ("low", True)
+    assert ("NO_BASELINE", "onset") in [(e.rule, e.event) for e in events]
     seq = series("HR", [145] * 100, start=1.0) + nibp(170, 100, 50.0) + nibp(175, 100, 300.0)
     _, events = run(seq, state)
     assert physio(events) == []
@@ -407,10 +412,20 @@ def test_no_baseline_runs_absolute_rules_only_and_shows_low_priority_condition()
 
 def test_no_baseline_for_bp_only_keeps_hr_rise() -> None:
     state = infused(hr=80, sys_=None)
+    state, events = run(series("HR", [110] * 62, start=1.0) + nibp(170, 90, 70.0), state)
+    assert physio(events) == ["HR_RISE"]
+    # Raised once a BP reading shows there is a parameter without baseline.
     (nb,) = [a for a in state.alarms.values() if a.rule == "NO_BASELINE"]
     assert "BP" in nb.message and "HR" not in nb.message.split(":")[0]
-    _, events = run(series("HR", [110] * 62, start=1.0) + nibp(170, 90, 70.0), state)
-    assert physio(events) == ["HR_RISE"]
+    assert nb.onset >= 70.0
+
+
+def test_no_baseline_not_raised_for_unmeasured_parameters() -> None:
+    # An oximeter-only bed: no ECG, no cuff. No HR or BP rule can run, so "no baseline"
+    # would be a false alarm.
+    state = infused(hr=None, sys_=None)
+    state, events = run(series("SPO2", [97] * 120, start=1.0), state)
+    assert not [e for e in events if e.rule == "NO_BASELINE"]
 
 
 def test_relative_rules_do_not_run_before_the_infusion() -> None:

@@ -264,6 +264,8 @@ def test_rebaseline_needs_a_reason_and_is_audited() -> None:
 
 def test_rebaseline_ends_no_baseline() -> None:
     state = infused(hr=None, sys_=None)
+    state, _ = run([obs("HR", 72, 5.0)], state)
+    assert "NO_BASELINE" in {a.rule for a in state.alarms.values()}
     state, events = rebaseline(RULES, state, 10.0, "nurse", "clinic values",
                                hr=manual_hr_baseline(70, 10.0),
                                bp=manual_bp_baseline(130, 85, 10.0))
