@@ -8,10 +8,15 @@ requests (handshakes, format commands) and may queue replies. It serializes with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from drivers.base import SerialSettings
 from simulators.scenarios import Vitals
+
+WaveformSource = Callable[[str, float, float, float], "list[float | None] | None"]
+"""``source(metric, t0, t1, rate)``: real samples for scenario times [t0, t1) at ``rate`` Hz,
+or None when the source has no such waveform (the device then synthesises one)."""
 
 
 class DeviceCodec:
@@ -26,6 +31,10 @@ class DeviceCodec:
     def __init__(self) -> None:
         self._outgoing: list[bytes] = []
         self._requests: list[Any] = []
+        self.waveform_source: WaveformSource | None = None
+        """Real waveforms to send instead of synthetic ones (a replayed PhysioNet record)."""
+        self.scenario_clock0: float | None = None
+        """Device clock at scenario time 0, to map device times onto the source's times."""
 
     def start(self) -> None:
         """Queue what the device sends when switched on (a banner, a header)."""

@@ -54,6 +54,7 @@ class GeS5DeviceCodec(DeviceCodec):
         self._phdb: dict[int, list[float | None]] = {}
         self._waves: tuple[int, ...] = ()
         self._wave_t0: float | None = None
+        self._wave_index: dict[int, int] = {}
         self._wave_chunks = 0
         self._ecg = EcgSynth(frames.WAVE_RATES[frames.WF_ECG1])
         self._pleth = PlethSynth(frames.WAVE_RATES[frames.WF_PLETH])
@@ -162,6 +163,7 @@ class GeS5DeviceCodec(DeviceCodec):
         ):
             self._wave_t0 = now - chunk_s  # the first chunk goes out at once
             self._wave_chunks = 0
+            self._wave_index = {}
         due = math.floor((now - self._wave_t0) / chunk_s + 1e-9)
         while self._wave_chunks < due:
             self._wave_chunks += 1
@@ -178,9 +180,25 @@ class GeS5DeviceCodec(DeviceCodec):
             ok = not vitals.sensor_off and vitals.pr is not None
             scale = frames.PLETH_PER_UNIT
         else:
-            values = self._ecg.next(n, vitals.hr)
-            ok = vitals.hr is not None
+            real = self._recorded("ECG", wave_id, n)
+            values = self._ecg.next(n, vitals.hr) if real is None else real
+            ok = vitals.hr is not None or real is not None
             scale = frames.ECG_MV_PER_UNIT
         if not ok:
             return WaveSubrecord((frames.DATA_INVALID,) * n)
         return WaveSubrecord(tuple(frames.to_raw(v, scale) for v in values))
+
+    def _recorded(self, metric: str, wave_id: int, n: int) -> list[float | None] | None:
+        """The next ``n`` samples of a recorded waveform, or None to synthesise."""
+        if self.waveform_source is None or self.scenario_clock0 is None or self._wave_t0 is None:
+            return None
+        rate = frames.WAVE_RATES[wave_id]
+        # Sample indices, not times, so every chunk has exactly n samples and none repeat.
+        # The first chunk starts a tick before scenario time 0: start at the record's start.
+        k = self._wave_index.setdefault(
+            wave_id, max(0, round((self._wave_t0 - self.scenario_clock0) * rate)))
+        values = self.waveform_source(metric, k / rate, (k + n) / rate, rate)
+        if values is None or len(values) != n:
+            return None
+        self._wave_index[wave_id] = k + n
+        return values

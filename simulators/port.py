@@ -16,6 +16,7 @@ import os
 import time
 import tty
 from collections.abc import Callable
+from typing import Any
 
 from simulators.base import DeviceCodec
 from simulators.scenarios import Patient, Scenario
@@ -204,7 +205,7 @@ DevicePort = PtyPort | SerialPort
 
 async def run_scenario(
     codec: DeviceCodec,
-    scenario: Scenario,
+    scenario: Scenario | Any,
     port: DevicePort,
     patient: Patient | None = None,
     speed: float = 1.0,
@@ -225,6 +226,11 @@ async def run_scenario(
     codec.start()
     t0 = loop.time()
     clock0 = time.time() if start_time is None else start_time
+    samples = getattr(scenario, "samples", None)
+    if callable(samples):
+        # A recorded patient: waveform-capable devices send the real waveforms.
+        codec.waveform_source = samples
+        codec.scenario_clock0 = clock0
     while True:
         t = (loop.time() - t0) * speed
         if duration is not None and t > duration:
