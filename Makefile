@@ -16,12 +16,14 @@ demo: $(STAMP)
 	$(VENV)/bin/spu-monitor demo $(ARGS)
 
 ## Whole test suite (installs what it needs: venv, dependencies, Debian's chromium).
-test: $(STAMP)
+test: $(STAMP) lint
 	scripts/ensure-chromium.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
+## Static checks of the product code: ruff and mypy --strict.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check monitor drivers simulators tests
+	$(VENV)/bin/ruff check monitor drivers simulators benchmarks
+	$(VENV)/bin/mypy --strict monitor drivers simulators
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/throughput.py

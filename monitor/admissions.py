@@ -190,7 +190,7 @@ async def discharge(store: Store, bed_id: str, user: str, time: float) -> Admiss
 
 
 def _fields(a: Admission) -> dict[str, Any]:
-    return {k: getattr(a, k) for k in Admission.__slots__}  # type: ignore[attr-defined]
+    return {k: getattr(a, k) for k in Admission.__slots__}
 
 
 async def chart(store: Store, bed_id: str, kind: str, detail: dict[str, Any], user: str,

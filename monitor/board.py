@@ -105,4 +105,4 @@ _SEVERITY = {
 def _worst_state(devices: list[dict[str, Any]]) -> str:
     if not devices:
         return "no_device"
-    return max((d["state"] for d in devices), key=lambda s: _SEVERITY.get(s, 0))
+    return str(max((d["state"] for d in devices), key=lambda s: _SEVERITY.get(s, 0)))

@@ -66,7 +66,7 @@ def _load(tp: Any, data: Any) -> Any:
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 errors.append(str(exc))
         raise ValueError(f"no type of {tp} fits: {errors}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise TypeError(f"{tp.__name__} expects an object")
         hints = typing.get_type_hints(tp)

@@ -174,14 +174,15 @@ class GeS5DeviceCodec(DeviceCodec):
 
     def _wave_chunk(self, wave_id: int, vitals: Vitals) -> WaveSubrecord:
         n = round(frames.WAVE_RATES[wave_id] / WAVE_CHUNKS_PER_S)
+        values: list[float | None]
         if wave_id == frames.WF_PLETH:
             # The synth keeps running so the trace resumes in phase after a gap.
-            values = self._pleth.next(n, vitals.pr)
+            values = list(self._pleth.next(n, vitals.pr))
             ok = not vitals.sensor_off and vitals.pr is not None
             scale = frames.PLETH_PER_UNIT
         else:
             real = self._recorded("ECG", wave_id, n)
-            values = self._ecg.next(n, vitals.hr) if real is None else real
+            values = list(self._ecg.next(n, vitals.hr)) if real is None else real
             ok = vitals.hr is not None or real is not None
             scale = frames.ECG_MV_PER_UNIT
         if not ok:

@@ -11,7 +11,7 @@ from monitor.models import Flag
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 
-_EXC_FOR_FLAG = {flag: bit for bit, flag in frames.EXC_FLAGS.items()}
+_EXC_FOR_FLAG: dict[str, int] = {str(flag): bit for bit, flag in frames.EXC_FLAGS.items()}
 
 
 class MasimoDeviceCodec(DeviceCodec):
