@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     """Longest wait between reconnection attempts."""
     store_batch_rows: int = Field(500, ge=1)
     store_flush_s: float = Field(1.0, gt=0)
+    escalation_webhook: str | None = None
+    """URL that receives alarms left unacknowledged (JSON POST), e.g. a pager gateway."""
+
+    @field_validator("escalation_webhook")
+    @classmethod
+    def _check_webhook(cls, v: str | None) -> str | None:
+        if v and not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v or None
 
     @property
     def db_url(self) -> str:

@@ -13,6 +13,7 @@ from monitor.alarm_service import AlarmService
 from monitor.board import Board
 from monitor.bus import Bus
 from monitor.config import Settings, UnitConfig
+from monitor.escalation import EscalationNotifier
 from monitor.models import BedUpdate, DeviceStatus, Observation
 from monitor.runner import DeviceRunner
 from monitor.store import Store, StoreWriter
@@ -45,6 +46,10 @@ class Service:
         self.alarms = AlarmService(self.bus, unit.device_beds(), [b.id for b in unit.beds],
                                    unit.rule_set(), store)
         self.admissions: dict[str, Admission] = {}
+        self.escalation: EscalationNotifier | None = None
+        if settings.escalation_webhook:
+            self.escalation = EscalationNotifier(self.bus, settings.escalation_webhook,
+                                                 unit.name)
         self._board_sub = self.bus.subscribe(Observation, DeviceStatus, maxsize=100_000,
                                              name="board")
         self.started = asyncio.Event()
@@ -58,6 +63,8 @@ class Service:
                 tg.create_task(self.writer.run(), name="store-writer")
                 tg.create_task(self.board.follow(self._board_sub), name="board")
                 tg.create_task(self.alarms.run(), name="alarms")
+                if self.escalation is not None:
+                    tg.create_task(self.escalation.run(), name="escalation")
                 for runner in self.runners:
                     tg.create_task(runner.run(), name=f"device-{runner.device_id}")
                 self.started.set()
