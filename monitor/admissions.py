@@ -47,6 +47,7 @@ class Admission:
     infusion_stopped_by: str | None = None
     discharged_at: float | None = None
     discharged_by: str | None = None
+    alarm_settings: dict[str, Any] | None = None
 
     @property
     def phase(self) -> str:
@@ -70,7 +71,7 @@ class Admission:
             "infusion_stopped_at": self.infusion_stopped_at,
             "infusion_stopped_by": self.infusion_stopped_by,
             "discharged_at": self.discharged_at, "discharged_by": self.discharged_by,
-            "phase": self.phase,
+            "alarm_settings": self.alarm_settings, "phase": self.phase,
         }
 
 
@@ -79,7 +80,7 @@ def _admission(row: AdmissionRow) -> Admission:
         row.id, row.bed_id, row.patient_label, row.patient_ref, row.infusion_day,
         row.dose_mg, row.admitted_at, row.admitted_by, row.infusion_started_at,
         row.infusion_started_by, row.infusion_stopped_at, row.infusion_stopped_by,
-        row.discharged_at, row.discharged_by,
+        row.discharged_at, row.discharged_by, row.alarm_settings,
     )
 
 
@@ -191,6 +192,27 @@ async def discharge(store: Store, bed_id: str, user: str, time: float) -> Admiss
 
 def _fields(a: Admission) -> dict[str, Any]:
     return {k: getattr(a, k) for k in Admission.__slots__}
+
+
+async def set_alarm_settings(store: Store, bed_id: str, settings: dict[str, Any], user: str,
+                             reason: str, time: float) -> Admission:
+    """Store the patient's alarm settings (already validated by the rules engine), audited.
+
+    Raises:
+        AdmissionError: no patient in the bed.
+    """
+    admission = await current_admission(store, bed_id)
+    if admission is None:
+        raise AdmissionError(f"bed {bed_id} has no patient admitted")
+    async with store.session() as session, session.begin():
+        await session.execute(update(AdmissionRow).where(AdmissionRow.id == admission.id)
+                              .values(alarm_settings=settings or None))
+        session.add(AuditRow(time=time, user=user, action="alarm_settings", bed_id=bed_id,
+                             detail={"admission_id": admission.id, "reason": reason,
+                                     "settings": settings}))
+    updated = await current_admission(store, bed_id)
+    assert updated is not None
+    return updated
 
 
 async def chart(store: Store, bed_id: str, kind: str, detail: dict[str, Any], user: str,

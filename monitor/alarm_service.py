@@ -94,6 +94,21 @@ class AlarmService:
         """The rules in force on a bed."""
         return self.bed_rules.get(bed_id, self.rules)
 
+    def validate_patient_rules(self, bed_id: str, settings: dict[str, Any]) -> RuleSet:
+        """The bed's rules with a patient's overrides.
+
+        Raises:
+            RuleError: an invalid or site-only setting.
+        """
+        return self.rules.with_overrides(settings, patient=True)
+
+    def set_patient_rules(self, bed_id: str, settings: dict[str, Any] | None) -> None:
+        """Apply a patient's overrides on top of the site rules (None: site rules)."""
+        if settings:
+            self.bed_rules[bed_id] = self.validate_patient_rules(bed_id, settings)
+        else:
+            self.bed_rules.pop(bed_id, None)
+
     # -- folding --------------------------------------------------------------------------
 
     def _apply(self, bed_id: str, step: Callable[[RuleSet, BedState], engine.Result]

@@ -31,6 +31,7 @@ from starlette.websockets import WebSocketDisconnect
 from monitor.admissions import EVENT_KINDS, AdmissionError, clinical_events
 from monitor.alarm_service import UnknownAlarmError
 from monitor.config import Settings, UnitConfig
+from monitor.errors import RuleError
 from monitor.models import AlarmEvent, BedUpdate, DeviceStatus, Observation, Waveform
 from monitor.service import Service
 from monitor.store import Store
@@ -123,6 +124,14 @@ class ChartBody(Acting):
     kind: str = Field(description=f"one of {', '.join(EVENT_KINDS)}")
     detail: dict[str, Any] = {}
     time: float | None = Field(None, description="when it happened (default now)")
+
+
+class AlarmSettingsBody(Acting):
+    """Per-patient alarm settings: delays and thresholds only (see docs/alarms.md)."""
+
+    reason: str = Field(min_length=3, max_length=500)
+    settings: dict[str, Any] = Field(
+        description='e.g. {"rules": {"SPO2_LOW": {"threshold": 92, "delay": 20}}}; {} resets')
 
 
 class RebaselineBody(Acting):
@@ -297,6 +306,27 @@ def create_app(
                                     body.time if body.time is not None else now, now)
         service.bus.publish(BedUpdate(bed_id, now, "event"))
         return event
+
+    @app.get("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
+    async def get_alarm_settings(bed_id: str, service: ServiceDep) -> dict[str, Any]:
+        """The rules in force on the bed (site rules plus the patient's overrides)."""
+        _bed(service, bed_id)
+        admission = service.admissions.get(bed_id)
+        return {"patient_overrides": None if admission is None else admission.alarm_settings,
+                "effective": service.alarms.rules_for(bed_id).to_mapping()}
+
+    @app.post("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
+    async def set_alarm_settings(bed_id: str, body: AlarmSettingsBody, service: ServiceDep
+                                 ) -> dict[str, Any]:
+        """Set the patient's own alarm delays and thresholds (audited; 422 names a bad one)."""
+        _bed(service, bed_id)
+        try:
+            admission = await service.set_alarm_settings(bed_id, body.user, body.reason,
+                                                         body.settings)
+        except RuleError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"patient_overrides": admission.alarm_settings,
+                "effective": service.alarms.rules_for(bed_id).to_mapping()}
 
     @app.get("/api/beds/{bed_id}/baseline", tags=["sessions"])
     async def get_baseline(bed_id: str, service: ServiceDep) -> dict[str, Any] | None:

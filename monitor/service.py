@@ -57,6 +57,9 @@ class Service:
     async def run(self) -> None:
         """Run every part until cancelled."""
         self.admissions = await admissions.current_admissions(self.store)
+        for bed_id, admission in self.admissions.items():
+            if admission.alarm_settings and bed_id in self.alarms.states:
+                self.alarms.set_patient_rules(bed_id, admission.alarm_settings)
         await self.alarms.load()
         try:
             async with asyncio.TaskGroup() as tg:
@@ -138,7 +141,23 @@ class Service:
         admission = await admissions.discharge(self.store, bed_id, user, now)
         self.admissions.pop(bed_id, None)
         self.alarms.stop_monitoring(bed_id, user, now)
+        self.alarms.set_patient_rules(bed_id, None)
         self._changed(bed_id, "discharge")
+        return admission
+
+    async def set_alarm_settings(self, bed_id: str, user: str, reason: str,
+                                 settings: dict[str, Any]) -> Admission:
+        """Per-patient alarm settings (delays and thresholds), validated, audited, kept.
+
+        Raises:
+            RuleError: a setting the engine refuses (naming it); nothing is changed then.
+        """
+        self.alarms.validate_patient_rules(bed_id, settings)
+        admission = await admissions.set_alarm_settings(self.store, bed_id, settings, user,
+                                                        reason, time.time())
+        self.alarms.set_patient_rules(bed_id, settings)
+        self.admissions[bed_id] = admission
+        self._changed(bed_id, "alarm_settings")
         return admission
 
     async def rebaseline(self, bed_id: str, user: str, reason: str, hr: float | None = None,

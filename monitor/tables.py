@@ -63,6 +63,7 @@ class AdmissionRow(Base):
     infusion_stopped_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     discharged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     discharged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    alarm_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class ClinicalEventRow(Base):

@@ -182,3 +182,39 @@ async def test_session_flow_and_errors(hypoxic_bed) -> None:
             assert r.status_code == 422
     finally:
         await asyncio.to_thread(live.stop)
+
+
+async def test_patient_alarm_settings_validated_applied_and_kept(hypoxic_bed) -> None:
+    unit, db = hypoxic_bed
+    live = await start(unit, db)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            body = {"user": "dr.lee", "reason": "chronic lung disease, usual SpO2 91-92 %",
+                    "settings": {"rules": {"SPO2_LOW": {"threshold": 90, "delay": 20}}}}
+            r = await http.post("/api/beds/bed-2/alarm-settings", json=body)
+            assert r.status_code == 409  # no patient yet
+            await http.post("/api/beds/bed-2/admit", json={"user": "n", "patient_label": "P"})
+            bad = {**body, "settings": {"rules": {"SPO2_LOW": {"priority": "low"}}}}
+            r = await http.post("/api/beds/bed-2/alarm-settings", json=bad)
+            assert r.status_code == 422 and "priority" in r.json()["detail"]
+            bad = {**body, "settings": {"rules": {"SPO2_LOW": {"delay": -1}}}}
+            r = await http.post("/api/beds/bed-2/alarm-settings", json=bad)
+            assert r.status_code == 422 and "delay" in r.json()["detail"]
+            r = await http.post("/api/beds/bed-2/alarm-settings", json=body)
+            assert r.status_code == 200, r.text
+            assert r.json()["effective"]["rules"]["SPO2_LOW"]["threshold"] == 90
+            # Other beds keep the site's rules.
+            r = await http.get("/api/beds/bed-1/alarm-settings")
+            assert r.json()["effective"]["rules"]["SPO2_LOW"]["threshold"] == 93
+    finally:
+        await asyncio.to_thread(live.stop)
+    live = await start(unit, db)
+    try:
+        async with httpx.AsyncClient(base_url=live.url) as http:
+            r = await http.get("/api/beds/bed-2/alarm-settings")
+            assert r.json()["effective"]["rules"]["SPO2_LOW"]["threshold"] == 90
+            await http.post("/api/beds/bed-2/discharge", json={"user": "n"})
+            r = await http.get("/api/beds/bed-2/alarm-settings")
+            assert r.json()["effective"]["rules"]["SPO2_LOW"]["threshold"] == 93
+    finally:
+        await asyncio.to_thread(live.stop)
