@@ -106,6 +106,13 @@ async def test_alarm_onset_ack_log_and_restart(hypoxic_bed) -> None:
             ack = next(e for e in log if e["event"] == "acknowledged")
             assert ack["user"] == "nurse.ada"
             assert any(e["event"] == "audio_paused" and e["user"] == "nurse.ada" for e in log)
+
+            r = await http.post("/api/beds/bed-1/baseline",
+                                json={"user": "nurse.ada", "reason": "clinic values",
+                                      "hr": 70, "sys": 124, "dia": 78})
+            assert r.status_code == 200
+            r = await http.post("/api/beds/bed-1/infusion/start", json={"user": "dr.lee"})
+            assert r.status_code == 200
     finally:
         await asyncio.to_thread(live.stop)
 
@@ -118,6 +125,12 @@ async def test_alarm_onset_ack_log_and_restart(hypoxic_bed) -> None:
             spo2 = next(a for a in bed["alarms"] if a["rule"] == "SPO2_LOW")
             assert spo2["acknowledged"] is True and spo2["acked_by"] == "nurse.ada"
             assert bed["audio_paused_until"] is not None
+            # The frozen baselines too, with their provenance.
+            assert bed["baseline"]["preview"] is False
+            assert bed["baseline"]["hr"]["hr"] == 70
+            assert bed["baseline"]["bp"]["systolic"] == 124
+            assert bed["baseline"]["bp"]["confirmed_by"] == "dr.lee"
+            assert bed["admission"]["phase"] == "infusion"
     finally:
         await asyncio.to_thread(live.stop)
 
