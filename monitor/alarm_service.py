@@ -56,7 +56,9 @@ def alarm_view(bed_id: str, a: ActiveAlarm) -> dict[str, Any]:
         "baseline": a.baseline, "delay": a.delay, "message": a.message,
         "condition_active": a.condition_active, "acknowledged": a.acknowledged,
         "acked_by": a.acked_by, "acked_at": a.acked_at,
-        "escalated": a.escalate_at is None and not a.acknowledged,
+        # Low priority never escalates; a medium or high one has escalated once its
+        # escalation deadline is spent while still unacknowledged.
+        "escalated": a.priority != "low" and a.escalate_at is None and not a.acknowledged,
     }
 
 
