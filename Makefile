@@ -20,9 +20,9 @@ test: $(STAMP) lint
 	scripts/ensure-chromium.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-## Static checks of the product code: ruff and mypy --strict.
+## Static checks: ruff on everything, mypy --strict on the product code.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check monitor drivers simulators benchmarks
+	$(VENV)/bin/ruff check monitor drivers simulators benchmarks tests
 	$(VENV)/bin/mypy --strict monitor drivers simulators
 
 bench: $(STAMP)

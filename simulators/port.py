@@ -81,12 +81,11 @@ class PtyPort:
                 os.close(fd)
         self.master_fd = self.slave_fd = -1
 
-    def write(self, data: bytes) -> None:
-        """Write device output; bytes nobody can take (port not open, buffer full) are lost,
-        as on a real serial line."""
+    def write_some(self, data: bytes | memoryview) -> int:
+        """Write what the pty takes now and return how many bytes that was (0 when
+        unplugged or full)."""
         if not self.plugged:
-            self.dropped += len(data)
-            return
+            return 0
         try:
             n = os.write(self.master_fd, data)
         except BlockingIOError:
@@ -96,7 +95,41 @@ class PtyPort:
                 raise
             n = 0
         self.written += n
-        self.dropped += len(data) - n
+        return n
+
+    def write(self, data: bytes) -> None:
+        """Write device output; bytes nobody can take (port not open, buffer full) are lost,
+        as on a real serial line."""
+        self.dropped += len(data) - self.write_some(data)
+
+    async def write_all(self, data: bytes, patience: float = 1.0) -> None:
+        """Write ``data``, waiting (up to ``patience`` s per stall) while the pty is full.
+
+        For replay as fast as possible, which outruns any reader: wait for room instead of
+        losing bytes. A reader stalled longer than ``patience`` loses the rest, counted in
+        ``dropped``.
+        """
+        loop = asyncio.get_running_loop()
+        view = memoryview(data)
+        while view:
+            if not self.plugged:
+                self.dropped += len(view)
+                return
+            view = view[self.write_some(view):]
+            if not view:
+                return
+            ready: asyncio.Future[None] = loop.create_future()
+            fd = self.master_fd
+            loop.add_writer(fd, _wake, ready)
+            try:
+                async with asyncio.timeout(patience):
+                    await ready
+            except TimeoutError:
+                self.dropped += len(view)
+                return
+            finally:
+                with contextlib.suppress(ValueError, OSError):
+                    loop.remove_writer(fd)
 
     def on_receive(self, callback: Callable[[bytes], None]) -> None:
         """Call ``callback`` with bytes the driver writes to the device."""
@@ -145,6 +178,11 @@ class PtyPort:
                 os.unlink(self.link)
 
 
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 class SerialPort:
     """The device end on an existing serial port (a real cable, or one end of socat)."""
 
@@ -183,6 +221,12 @@ class SerialPort:
         """Queue device output."""
         self._writer.write(data)
         self.written += len(data)
+
+    async def write_all(self, data: bytes, patience: float = 1.0) -> None:
+        """Write ``data`` and wait until the port has taken it."""
+        self.write(data)
+        async with asyncio.timeout(patience):
+            await self._writer.drain()
 
     def on_receive(self, callback: Callable[[bytes], None]) -> None:
         """Call ``callback`` with bytes the host writes."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import errno
 import json
 import logging
 import os
@@ -301,52 +300,6 @@ async def record(
 # -- replaying onto a port ------------------------------------------------------------------------
 
 
-def _wake(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
-
-
-async def _write_all(port: PtyPort | SerialPort, data: bytes, patience: float = 1.0) -> None:
-    """Write ``data``, waiting (up to ``patience`` s per stall) while a pty buffer is full.
-
-    ``PtyPort.write`` drops what the pty cannot take, as a real line would; a replay at
-    ``speed=0`` outruns any reader, so wait for room instead of losing bytes. A reader
-    stalled longer than ``patience`` loses the rest of the chunk, counted in ``dropped``.
-    """
-    if not isinstance(port, PtyPort):
-        port.write(data)
-        return
-    loop = asyncio.get_running_loop()
-    view = memoryview(data)
-    while view:
-        if not port.plugged:
-            port.dropped += len(view)
-            return
-        try:
-            n = os.write(port.master_fd, view)
-        except BlockingIOError:
-            n = 0
-        except OSError as exc:
-            if exc.errno not in (errno.EIO, errno.EAGAIN):
-                raise
-            n = 0
-        port.written += n
-        view = view[n:]
-        if not view:
-            return
-        ready = loop.create_future()
-        fd = port.master_fd
-        loop.add_writer(fd, _wake, ready)
-        try:
-            await asyncio.wait_for(ready, patience)
-        except TimeoutError:
-            port.dropped += len(view)
-            return
-        finally:
-            with contextlib.suppress(ValueError, OSError):
-                loop.remove_writer(fd)
-
-
 async def replay_raw(
     path: str | os.PathLike[str],
     port: PtyPort | SerialPort,
@@ -379,7 +332,7 @@ async def replay_raw(
     port.on_receive(lambda data: None)
     written = 0
     async for chunk in Pacer(read_raw(path), speed=speed, max_gap=max_gap, loop=loop):
-        await _write_all(port, chunk.data)
+        await port.write_all(chunk.data)
         written += len(chunk.data)
     return written
 

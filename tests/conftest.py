@@ -36,8 +36,9 @@ def bus() -> Bus:
 
 
 @pytest.fixture
-def pty_port(tmp_path: pathlib.Path):
-    """A simulated device's pty with a stable symlink; closed at teardown."""
+async def pty_port(tmp_path: pathlib.Path):
+    """A simulated device's pty with a stable symlink; closed at teardown, inside the
+    event loop that watches it."""
     from simulators.port import PtyPort
 
     port = PtyPort(link=str(tmp_path / "ttyDEVICE"))

@@ -139,7 +139,8 @@ def test_group_readings_from_observations() -> None:
 
 @pytest.mark.parametrize(
     ("metric", "value", "flags", "reason"),
-    [("SPO2", 101, (), "implausible"), ("SPO2", 100, (), None), ("HR", 301, (), "implausible"), ("HR", 19.9, (), "implausible"), ("HR", 20, (), None),
+    [("SPO2", 101, (), "implausible"), ("SPO2", 100, (), None), ("HR", 301, (), "implausible"),
+     ("HR", 19.9, (), "implausible"), ("HR", 20, (), None),
      ("HR", 300, (), None), ("HR", None, (), "invalid"), ("HR", 70, (Flag.INVALID,), "invalid"),
      ("HR", 70, (Flag.ARTIFACT,), "flagged"), ("SPO2", 95, (Flag.MOTION,), "flagged"),
      ("SPO2", 95, (Flag.NO_SENSOR,), "sensor_off"), ("SPO2", 95, (Flag.LOW_PERFUSION,), None)],

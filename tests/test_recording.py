@@ -31,20 +31,6 @@ from simulators.recording import (
 from simulators.scenarios import SCENARIOS
 from tests.conftest import MS
 
-
-@pytest.fixture
-async def pty_port(tmp_path):
-    """conftest's ``pty_port``, closed while the event loop runs.
-
-    ``PtyPort.close()`` from a sync fixture's teardown has no running loop, so it skips
-    ``remove_reader`` and the loop keeps a stale registration for the closed master fd,
-    which the next pty reuses: that pty's requests are then never read (see the report on
-    ``simulators/port.py``). An async fixture tears down inside the loop.
-    """
-    port = PtyPort(link=str(tmp_path / "ttyDEVICE"))
-    yield port
-    port.close()
-
 # -- file format --------------------------------------------------------------------------------
 
 

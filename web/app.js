@@ -1,156 +1,160 @@
-// SPU Monitor central station: one tile per bed, fed by the /ws/live stream.
-// Plain ES module, no build step.
+// SPU Monitor central station: entry point. Wires the live connection to the views.
+// Plain ES modules, no build step; everything is served from web/.
+//
+//   ws.js       live connection, watchdog, reconnect
+//   state.js    the unit's picture folded from live messages
+//   tiles.js    overview tiles            alarms.js  alarm panel
+//   waveform.js sweeping waveforms        audio.js   alarm tones
+//   detail.js   bed detail and session    trends.js  trend canvas
+//   session.js  who is at the station     api.js     HTTP actions
 
-const METRICS = [
-  { key: "HR", label: "HR (ECG)", unit: "/min" },
-  { key: "SPO2", label: "SpO₂", unit: "%" },
-  { key: "PR", label: "Pulse", unit: "/min" },
-  { key: "NIBP", label: "NIBP", unit: "mmHg" },
-];
-const HEARTBEAT_TIMEOUT_MS = 5000;
-const STALE_VALUE_MS = 15000; // a 1 Hz value older than this is shown as stale
+import { LiveConnection } from "./ws.js";
+import { state, subscribe, applyMessage, setLive, audioPaused } from "./state.js";
+import { Overview } from "./tiles.js";
+import { AlarmPanel } from "./alarms.js";
+import { WaveformHub } from "./waveform.js";
+import { Detail } from "./detail.js";
+import { initSession } from "./session.js";
+import { initAudio, enableSound, soundTest, setAudible, soundOn } from "./audio.js";
+import { setText } from "./format.js";
 
-const beds = new Map(); // bed id -> {el, latest, devices, connection}
-let lastMessageAt = 0;
-let socket = null;
+const $ = (id) => document.getElementById(id);
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("data-")) node.setAttribute(k, v);
-    else node[k] = v;
-  }
-  for (const c of children) node.append(c);
-  return node;
-}
+initSession($("who-input"));
 
-function ensureTile(bed) {
-  let entry = beds.get(bed.id);
-  if (entry) return entry;
-  const numerics = el("div", { class: "numerics" });
-  for (const m of METRICS) {
-    numerics.append(el("div", { class: "numeric", "data-metric": m.key },
-      el("span", { class: "label", textContent: m.label }),
-      el("span", { class: "value", textContent: "--" }),
-      el("span", { class: "unit", textContent: m.unit }),
-      el("span", { class: "age", textContent: "" })));
-  }
-  const tile = el("section", { class: "bed", "data-bed": bed.id },
-    el("header", {}, el("h2", { textContent: bed.label || bed.id }),
-      el("span", { class: "state", textContent: "connecting" })),
-    numerics,
-    el("div", { class: "flags" }));
-  document.getElementById("beds").append(tile);
-  entry = { el: tile, latest: {}, devices: {}, connection: "connecting" };
-  beds.set(bed.id, entry);
-  return entry;
-}
+const hub = new WaveformHub();
+const overview = new Overview($("beds"), hub);
+const panel = new AlarmPanel($("alarm-list"), $("alarm-announcer"), $("alarm-count"));
+const detail = new Detail($("detail"), hub);
 
-function applySnapshot(msg) {
-  document.getElementById("unit-name").textContent = msg.unit || "SPU";
-  for (const bed of msg.beds) {
-    const entry = ensureTile(bed);
-    entry.latest = { ...bed.latest };
-    for (const d of bed.devices) entry.devices[d.id] = d.state;
-    entry.connection = bed.connection;
-    render(bed.id);
-  }
-}
+// ---- sound ------------------------------------------------------------------------------
 
-function applyVitals(msg) {
-  const entry = beds.get(msg.bed_id);
-  if (!entry) return;
-  for (const [metric, v] of Object.entries(msg.values)) {
-    const prev = entry.latest[metric];
-    if (!prev || prev.time <= v.time) entry.latest[metric] = v;
-  }
-  render(msg.bed_id);
-}
+const soundButton = $("sound-toggle");
+initAudio((on) => {
+  soundButton.textContent = on ? "Sound on" : "Sound is off — click to enable";
+  soundButton.classList.toggle("off", !on);
+  soundButton.setAttribute("aria-pressed", String(on));
+  updateAudible();
+});
+soundButton.addEventListener("click", () => enableSound());
+$("sound-test").addEventListener("click", () => soundTest());
 
-function applyDevice(msg) {
-  const entry = beds.get(msg.bed_id);
-  if (!entry || msg.state === "info") return;
-  entry.devices[msg.device_id] = msg.state;
-  const order = ["disconnected", "stale", "sensor_off", "connecting", "connected"];
-  entry.connection = Object.values(entry.devices)
-    .sort((a, b) => order.indexOf(a) - order.indexOf(b))[0] || "no_device";
-  render(msg.bed_id);
-}
-
-function fmt(v) {
-  return v === null || v === undefined ? "---" : String(Math.round(v));
-}
-
-function ageText(t) {
-  const s = Math.max(0, Math.round(Date.now() / 1000 - t));
-  return s < 60 ? `${s} s ago` : `${Math.floor(s / 60)} min ago`;
-}
-
-function render(bedId) {
-  const entry = beds.get(bedId);
-  const tile = entry.el;
-  const offline = entry.connection === "disconnected";
-  tile.classList.toggle("offline", offline);
-  tile.classList.toggle("stale", entry.connection === "stale");
-  tile.querySelector(".state").textContent =
-    offline ? "device offline" : entry.connection.replace("_", " ");
-  const now = Date.now();
-  for (const m of METRICS) {
-    const box = tile.querySelector(`[data-metric="${m.key}"]`);
-    const value = box.querySelector(".value");
-    const age = box.querySelector(".age");
-    if (m.key === "NIBP") {
-      const s = entry.latest.NIBP_SYS, d = entry.latest.NIBP_DIA;
-      if (s) {
-        value.textContent = `${fmt(s.value)}/${d ? fmt(d.value) : "---"}`;
-        age.textContent = ageText(s.time);
-      }
-      continue;
+/** Tell the audio module what must sound now. */
+function updateAudible() {
+  let top = "";
+  const lowKeys = [];
+  const rank = { high: 3, medium: 2, low: 1, "": 0 };
+  for (const bed of state.beds.values()) {
+    if (audioPaused(bed)) continue;
+    for (const a of bed.alarms) {
+      if (a.acknowledged) continue;
+      if (rank[a.priority] > rank[top]) top = a.priority;
+      if (a.priority === "low") lowKeys.push(`${a.alarm_id}|${a.message}`);
     }
-    const v = entry.latest[m.key];
-    if (!v) continue;
-    value.textContent = fmt(v.value);
-    const stale = now - v.time * 1000 > STALE_VALUE_MS;
-    box.classList.toggle("invalid", v.value === null);
-    box.classList.toggle("stale", stale);
-    age.textContent = stale ? ageText(v.time) : "";
   }
-  const flags = new Set();
-  for (const v of Object.values(entry.latest)) for (const f of v.flags || []) flags.add(f);
-  flags.delete("invalid");
-  tile.querySelector(".flags").textContent = [...flags].map((f) => f.replace(/_/g, " ")).join(" · ");
+  // Losing the server is a technical alarm of the central station itself: we can no
+  // longer show any bed's alarms (distributed alarm system, IEC 60601-1-8).
+  if (!state.live && state.beds.size && rank.medium > rank[top]) top = "medium";
+  setAudible(top, lowKeys);
+  // An alarm that cannot be heard: make the "sound is off" button impossible to miss.
+  soundButton.classList.toggle("urgent", Boolean(top) && !soundOn());
 }
 
-function setConnected(ok) {
-  document.getElementById("connection-banner").hidden = ok;
-  document.body.classList.toggle("disconnected", !ok);
+// ---- live data --------------------------------------------------------------------------
+
+const live = new LiveConnection({
+  onMessage(msg) {
+    if (msg.type === "waveform") hub.push(msg);
+    else applyMessage(msg);
+  },
+  onLive(ok) {
+    setLive(ok);
+  },
+});
+
+subscribe((kind, detailArg) => {
+  switch (kind) {
+    case "beds":
+      setText($("unit-name"), state.unit);
+      overview.sync();
+      requestWaveforms();
+      break;
+    case "bed":
+      overview.update(detailArg);
+      if (detail.bedId === detailArg) detail.update();
+      break;
+    case "alarms":
+      panel.render();
+      updateAudible();
+      break;
+    case "alarm-event":
+      panel.announce(detailArg);
+      detail.onAlarmEvent(detailArg);
+      break;
+    case "live":
+      $("connection-banner").hidden = detailArg;
+      document.body.classList.toggle("disconnected", !detailArg);
+      overview.updateAll();
+      detail.update();
+      updateAudible();
+      break;
+    default:
+      break;
+  }
+});
+
+document.addEventListener("spu:audible-changed", updateAudible);
+document.addEventListener("spu:bed-changed", (ev) => {
+  overview.update(ev.detail);
+  detail.update();
+});
+
+// ---- views ------------------------------------------------------------------------------
+
+/** Waveforms only for the beds on screen: all tiles, or the one bed in detail. */
+function requestWaveforms() {
+  live.setWaveformBeds(detail.bedId ? [detail.bedId] : overview.ids());
 }
 
-function connect() {
-  const proto = location.protocol === "https:" ? "wss" : "ws";
-  socket = new WebSocket(`${proto}://${location.host}/ws/live`);
-  socket.onmessage = (ev) => {
-    lastMessageAt = Date.now();
-    setConnected(true);
-    const msg = JSON.parse(ev.data);
-    if (msg.type === "snapshot") applySnapshot(msg);
-    else if (msg.type === "vitals") applyVitals(msg);
-    else if (msg.type === "device") applyDevice(msg);
-  };
-  socket.onclose = () => {
-    setConnected(false);
-    setTimeout(connect, 1000);
-  };
+function route() {
+  const m = /^#bed\/(.+)$/.exec(location.hash);
+  const bedId = m ? decodeURIComponent(m[1]) : null;
+  if (bedId && state.beds.size && !state.beds.has(bedId)) {
+    location.hash = "";
+    return;
+  }
+  $("beds").hidden = Boolean(bedId);
+  $("detail").hidden = !bedId;
+  document.body.dataset.view = bedId ? "detail" : "overview";
+  if (bedId) {
+    if (state.beds.has(bedId)) detail.open(bedId);
+  } else {
+    detail.close();
+    overview.layout();
+  }
+  requestWaveforms();
 }
 
+window.addEventListener("hashchange", route);
+subscribe((kind) => {
+  // A #bed/ link opened before the first snapshot: open it once the beds are known.
+  if (kind === "beds" && /^#bed\//.test(location.hash) && !detail.bedId) route();
+});
+
+// Escape leaves the detail view.
+document.addEventListener("keydown", (ev) => {
+  if (ev.key === "Escape" && detail.bedId && !document.querySelector("dialog[open]")) {
+    location.hash = "";
+  }
+});
+
+// Once a second: clock, ages, countdowns, audio-pause expiry.
 setInterval(() => {
-  document.getElementById("clock").textContent = new Date().toLocaleTimeString();
-  if (lastMessageAt && Date.now() - lastMessageAt > HEARTBEAT_TIMEOUT_MS) {
-    setConnected(false);
-    if (socket && socket.readyState === WebSocket.OPEN) socket.close();
-  }
-  for (const id of beds.keys()) render(id);
+  setText($("clock"), new Date().toLocaleTimeString([], { hour12: false }));
+  overview.updateAll();
+  detail.update();
+  updateAudible();
 }, 1000);
 
-connect();
+route();
+live.connect();
