@@ -496,3 +496,29 @@ async def test_nonin_end_to_end_over_pty(pty_port: object) -> None:
     assert 90 <= last(seen, "SPO2").value <= 100  # type: ignore[operator]
     assert 60 <= last(seen, "PR").value <= 85  # type: ignore[operator]
     assert len(waveforms(seen)[-1].samples) == 25
+
+
+# 30 consecutive DF#2 frames captured from a real Nonin module, as published in a comment of
+# mattjlewis/NoninPulseOx (DataFormat2FrameSerialiser.java). The packet starts at the 5th
+# frame (SYNC): HR 74 (frames 1-2), SpO2 96 (frame 3), display values 96 % and 74 /min.
+REAL_DF2 = bytes.fromhex(
+    "01804900CA0180464A1101804400C501804300C401814300C50180434A0E0180436024"
+    "018043945801804300C401804100C201803E17D601803C04C1018039601A0180366017"
+    "018035601601803400B501803400B501803400B50180354A000180366017"
+    "018037601801803A00BB01804000C101804A00CB0180574A2201806900EA"
+    "01807C4A4701809000110180A100220181AF0031"
+)
+
+
+@pytest.mark.parametrize("options", [{}, {"data_format": 2}])
+def test_nonin_real_df2_capture(options: dict) -> None:
+    codec = drivers.codec("nonin", device_id="bed-1", **options)
+    # The capture is 1.2 packets; a device repeats packets, so feed a few.
+    codec.receive_data(REAL_DF2[4 * 5:] * 4, now=100.0)
+    events = codec.events_received()
+    numerics = {(e.metric, e.value) for e in events if isinstance(e, Observation)}
+    assert numerics == {("SPO2", 96.0), ("PR", 74.0)}
+    assert all(not e.flags for e in events if isinstance(e, Observation))
+    pleth = [e for e in events if isinstance(e, Waveform)]
+    assert pleth and all(e.sample_rate == 75.0 and e.metric == "PLETH" for e in pleth)
+    assert codec.frames_bad == 0
