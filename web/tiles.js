@@ -12,6 +12,7 @@ const VALUE_STALE_S = 15; // a vital sign (sent every 1-10 s) older than this is
 const NIBP_CYCLE_S = 900;
 const AUDIO_PAUSE_S = 120;
 const TILE_ASPECT = 1.45; // preferred width / height of a tile
+const MIN_TILE_W = 320; // px: below this the numerics and labels collide
 
 const STATE_TEXT = {
   connected: "connected",
@@ -66,7 +67,9 @@ export class Overview {
       parseFloat(style.paddingBottom);
     if (W <= 0 || H <= 0) return;
     let best = { cols: 1, score: 0, h: 0 };
-    for (let cols = 1; cols <= n; cols++) {
+    // Never narrower than readable: a big unit scrolls rather than shrinking every tile.
+    const maxCols = Math.max(1, Math.floor((W + gap) / (MIN_TILE_W + gap)));
+    for (let cols = 1; cols <= Math.min(n, maxCols); cols++) {
       const rows = Math.ceil(n / cols);
       const w = (W - gap * (cols - 1)) / cols;
       const h = (H - gap * (rows - 1)) / rows;
