@@ -1,0 +1,84 @@
+"""The store on a real PostgreSQL server (the scale-out path): migrations, writes, queries,
+sessions and saved alarm states. Skipped, with the reason, where PostgreSQL is absent."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from monitor import admissions
+from monitor.alarm_service import AlarmService
+from monitor.bus import Bus
+from monitor.models import AlarmEvent, DeviceStatus, Observation
+from monitor.rules import RuleSet
+from monitor.store import Store
+from tests.liveserver import free_port
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
+    if not bins or not shutil.which("runuser"):
+        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)")
+    pytest.importorskip("asyncpg", reason="asyncpg not installed")
+    binary = bins[-1]
+    root = tempfile.mkdtemp(prefix="spu-pg-")
+    os.chmod(root, 0o777)
+    port = free_port()
+    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    data = os.path.join(root, "data")
+    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
+    try:
+        run(f"{binary}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
+            "--no-locale")
+        run(f"{binary}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "start")
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot start a throwaway PostgreSQL: {exc.stderr.decode()[:200]}")
+    try:
+        run(f"{binary}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
+            "CREATE DATABASE monitor")
+        yield f"postgresql://postgres@127.0.0.1:{port}/monitor"
+    finally:
+        run(f"{binary}/pg_ctl", "-D", data, "-m", "fast", "stop")
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def test_postgres_store_round_trip(postgres_url: str) -> None:
+    from monitor.config import database_url
+
+    store = await Store.open(database_url(postgres_url))
+    try:
+        await store.write_batch(
+            [("bed-1", Observation.of("SPO2", 95, 10.0, "d1", {"sensor_off"}))],
+            [("bed-1", DeviceStatus("d1", "connected", 5.0, "ok", {"model": "rad8"}))],
+            [AlarmEvent("bed-1/1/SPO2_LOW", "bed-1", "SPO2_LOW", "medium", False, "onset",
+                        11.0, 91.0, threshold=93.0)],
+        )
+        (obs,) = await store.recent_observations("bed-1")
+        assert (obs.value, obs.flags) == (95.0, frozenset({"sensor_off"}))
+        (log,) = await store.alarm_log("bed-1")
+        assert (log["rule"], log["threshold"]) == ("SPO2_LOW", 93.0)
+        assert (await store.device_events("bed-1"))[0]["info"] == {"model": "rad8"}
+
+        admission = await admissions.admit(store, "bed-2", "P", "nurse", time.time(),
+                                           infusion_day=2)
+        assert admission.phase == "pre_infusion"
+        bus = Bus()
+        alarms = AlarmService(bus, {"d2": "bed-2"}, ["bed-2"], RuleSet.default(), store)
+        alarms.start_monitoring("bed-2", "nurse")
+        await alarms.save()
+        restored = AlarmService(bus, {"d2": "bed-2"}, ["bed-2"], RuleSet.default(), store)
+        await restored.load()
+        assert restored.states["bed-2"].monitoring
+    finally:
+        await store.close()
+    # Opening again finds the schema up to date.
+    store = await Store.open(database_url(postgres_url))
+    await store.close()
