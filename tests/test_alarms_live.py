@@ -157,10 +157,24 @@ async def test_session_flow_and_errors(hypoxic_bed) -> None:
 
             r = await http.post("/api/beds/bed-2/events",
                                 json={"user": "n", "kind": "premedication",
-                                      "detail": {"drug": "clonidine", "dose": "0.1 mg"}})
+                                      "detail": {"drug": "clonidine", "dose_mg": 0.1}})
             assert r.status_code == 201
             r = await http.post("/api/beds/bed-2/events", json={"user": "n", "kind": "dance"})
-            assert r.status_code == 409 or r.status_code == 422
+            assert r.status_code == 422 and "unknown event kind" in r.json()["detail"]
+            journal = {"pain": 7, "worst_pain": 9, "least_pain": 5, "pain_24h": 8,
+                       "affective": 2, "movement": 6, "character": ["burning"]}
+            r = await http.post("/api/beds/bed-2/events",
+                                json={"user": "n", "kind": "journal", "detail": journal})
+            assert r.status_code == 201, r.text
+            for bad, field in [({"pain": 11}, "pain"), ({"affective": 5}, "affective"),
+                               ({"mood": 3}, "mood"), ({}, "at least one score")]:
+                r = await http.post("/api/beds/bed-2/events",
+                                    json={"user": "n", "kind": "journal", "detail": bad})
+                assert r.status_code == 422 and field in r.json()["detail"], (bad, r.text)
+            r = await http.post("/api/beds/bed-2/events",
+                                json={"user": "n", "kind": "side_effect",
+                                      "detail": {"effect": "headache"}})
+            assert r.status_code == 201
             r = await http.post("/api/beds/bed-2/baseline",
                                 json={"user": "n", "reason": "clinic reading", "sys": 128,
                                       "dia": 80, "hr": 70})
@@ -180,7 +194,8 @@ async def test_session_flow_and_errors(hypoxic_bed) -> None:
             assert bed["baseline"]["bp"]["confirmed_by"] == "dr.lee"
             assert bed["baseline"]["bp"]["reason"] == "clinic reading"
             events = (await http.get("/api/beds/bed-2/events")).json()
-            assert [e["kind"] for e in events] == ["premedication"]
+            assert [e["kind"] for e in events] == ["premedication", "journal", "side_effect"]
+            assert events[1]["detail"]["pain"] == 7
 
             r = await http.post("/api/beds/bed-2/infusion/stop", json={"user": "dr.lee"})
             assert r.json()["phase"] == "post_infusion"
