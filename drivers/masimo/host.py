@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
-from drivers.base import HostCodec, SerialSettings
+from drivers.base import SerialSettings
+from drivers.lines import LineCodec
 from drivers.masimo import frames
 from drivers.masimo.frames import Record
-from monitor.errors import FrameError
 from monitor.models import DeviceState, DeviceStatus, Flag, Observation
-
-_LINE_END = re.compile(rb"\r\n|\n|\r")
 
 # Token -> metric alias. BPM is the oximeter's pulse rate, not an ECG heart rate.
 _VALUES = (("SPO2", "SPO2"), ("BPM", "PR"), ("PI", "PI"), ("SPCO", "SPCO"),
            ("SPMET", "SPMET"), ("PVI", "PVI"))
 
 
-class MasimoHostCodec(HostCodec):
+class MasimoHostCodec(LineCodec):
     """Decodes Masimo ASCII 1 lines into SpO2, pulse rate, PI, SpCO, SpMet and PVI.
 
     The device free-runs at 1 Hz and needs no request, so :meth:`start` sends nothing.
@@ -26,57 +22,22 @@ class MasimoHostCodec(HostCodec):
     """
 
     name = "masimo"
+    max_line = frames.MAX_LINE
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
 
     def __init__(self, device_id: str = "device") -> None:
         super().__init__(device_id)
-        self._buffer = bytearray()
         self._serial_number: str | None = None
         self._model: str | None = None
 
-    def _feed(self, data: bytes, now: float | None) -> None:
-        self._buffer += data
-        while True:
-            m = _LINE_END.search(self._buffer)
-            if m is None:
-                break
-            # A lone CR at the very end may be the first half of CR LF: wait for more.
-            if m.group() == b"\r" and m.end() == len(self._buffer):
-                break
-            line = bytes(self._buffer[: m.start()])
-            del self._buffer[: m.end()]
-            self._line(line, now)
-        if len(self._buffer) > frames.MAX_LINE:
-            # No terminator within any sane line length: keep only a possible record start.
-            start = frames.find_record_start(bytes(self._buffer[1:]))
-            cut = len(self._buffer) if start < 0 else start + 1
-            self._bad_frame("overlong line", cut)
-            del self._buffer[:cut]
+    def parse_line(self, line: bytes) -> Record:
+        return Record.parse(line)
 
-    def receive_eof(self) -> None:
-        if self._buffer.strip():
-            self._bad_frame("partial line at end of stream", len(self._buffer))
-        self._buffer.clear()
+    def find_line_start(self, data: bytes) -> int:
+        return frames.find_record_start(data)
 
-    def _line(self, line: bytes, now: float | None) -> None:
-        if not line.strip():
-            return  # blank lines separate records on some set-ups
-        try:
-            record = Record.parse(line)
-        except FrameError as exc:
-            start = frames.find_record_start(line[1:])
-            if start < 0:
-                self._bad_frame(str(exc), len(line))
-                return
-            # Garbage in front of a real record (a glitch mid-line): count it, keep the record.
-            self._bad_frame(f"{exc}; resynchronised", start + 1)
-            try:
-                record = Record.parse(line[start + 1 :])
-            except FrameError as exc2:
-                self._bad_frame(str(exc2), len(line) - start - 1)
-                return
-        self.frames_ok += 1
-        self._decode(record, now)
+    def handle_line(self, parsed: Record, now: float | None) -> None:
+        self._decode(parsed, now)
 
     def _decode(self, record: Record, now: float | None) -> None:
         when = record.device_time if now is None else now

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from drivers.base import HostCodec, SerialSettings
+from drivers.base import SerialSettings
+from drivers.lines import LineCodec
 from drivers.nellcor import frames
 from drivers.nellcor.frames import ColumnsLine, DataLine, SettingsLine, VersionLine
-from monitor.errors import FrameError
 from monitor.models import DeviceState, DeviceStatus, Flag, Observation
 
-_LINE_END = re.compile(rb"\r\n|\n|\r")
 
-
-class NellcorHostCodec(HostCodec):
+class NellcorHostCodec(LineCodec):
     """Decodes Nellcor N-395/N-560/N-595 data lines into SpO2 and pulse rate.
 
     The device free-runs (a line every 2 s on the N-560/595) and needs no request, so
@@ -34,57 +31,21 @@ class NellcorHostCodec(HostCodec):
     """
 
     name = "nellcor"
+    max_line = frames.MAX_LINE
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
 
     def __init__(self, device_id: str = "device") -> None:
         super().__init__(device_id)
-        self._buffer = bytearray()
         self._info: dict[str, Any] = {"protocol": self.name}
         self._announced: dict[str, Any] = dict(self._info)
 
-    def _feed(self, data: bytes, now: float | None) -> None:
-        self._buffer += data
-        start = 0
-        while True:
-            # A CR at the very end ends the line now: if an LF follows, it only makes an
-            # empty line, which is ignored, so CR-only devices are not held back a line.
-            m = _LINE_END.search(self._buffer, start)
-            if m is None:
-                break
-            self._line(bytes(self._buffer[start : m.start()]), now)
-            start = m.end()
-        del self._buffer[:start]
-        while len(self._buffer) > frames.MAX_LINE:
-            # No terminator within any sane line length: keep only a possible line start.
-            found = frames.find_line_start(bytes(self._buffer[1:]))
-            cut = len(self._buffer) if found < 0 else found + 1
-            self._bad_frame("overlong line", cut)
-            del self._buffer[:cut]
+    def parse_line(self, line: bytes) -> Any:
+        return frames.parse_line(line)
 
-    def receive_eof(self) -> None:
-        """Drop a partial line (counted)."""
-        if self._buffer.strip():
-            self._bad_frame("partial line at end of stream", len(self._buffer))
-        self._buffer.clear()
+    def find_line_start(self, data: bytes) -> int:
+        return frames.find_line_start(data)
 
-    def _line(self, line: bytes, now: float | None) -> None:
-        if not line.strip():
-            return  # blank lines separate blocks on some printouts
-        try:
-            parsed = frames.parse_line(line)
-        except FrameError as exc:
-            start = frames.find_line_start(line[1:])
-            if start < 0:
-                self._bad_frame(str(exc), len(line))
-                return
-            # Noise in front of a real data line (a glitch mid-line): count it, keep the line.
-            self._bad_frame(f"{exc}; resynchronised", start + 1)
-            try:
-                parsed = DataLine.parse(line[start + 1 :])
-            except FrameError as exc2:
-                self._bad_frame(str(exc2), len(line) - start - 1)
-                return
-        self.frames_ok += 1
+    def handle_line(self, parsed: Any, now: float | None) -> None:
         if isinstance(parsed, DataLine):
             self._data(parsed, now)
         elif isinstance(parsed, VersionLine):
