@@ -1,18 +1,33 @@
 // Bed detail (#bed/<id>): large ECG and pleth, session trends with baseline bands and alarm
 // marks, the infusion timeline, the alarm log, and the session controls (admit, start/stop
-// infusion, discharge, re-baseline, chart premedication and side effects).
+// infusion, discharge, re-baseline, chart premedication and side effects, the daily pain
+// journal).
 
-import { el, setText, setClass, num, clockTime, age, duration, pctChange } from "./format.js";
+import { el, setText, setClass, num, clockTime, clockShort, age, duration, pctChange } from "./format.js";
 import { state, serverNow, baselineOf } from "./state.js";
 import { Sweep } from "./waveform.js";
 import { drawTrends } from "./trends.js";
-import { getJSON, act, toast } from "./api.js";
+import { getJSON, act, toast, ApiError } from "./api.js";
 import { phaseText } from "./tiles.js";
 
 const TREND_METRICS = ["HR", "SPO2", "PR", "NIBP_SYS", "NIBP_DIA"];
 const REFRESH_MS = 10000;
 const SIDE_EFFECTS = ["headache", "restlessness", "dysphoria", "hallucinations", "dreams",
   "nausea", "other"];
+/** The daily pain journal's scores (docs/api.md, "Charted events"), in display order. */
+const JOURNAL_SCALES = [
+  { name: "pain", label: "Pain now", short: "pain", max: 10 },
+  { name: "worst_pain", label: "Worst daily pain", short: "worst", max: 10 },
+  { name: "least_pain", label: "Least daily pain", short: "least", max: 10 },
+  { name: "pain_24h", label: "Pain over the past 24 h", short: "24 h", max: 10 },
+  { name: "movement", label: "Ability to initiate movement", short: "movement", max: 10 },
+  { name: "affective", label: "Affective component", short: "affective", max: 4 },
+  { name: "punishing", label: "Punishing pain", short: "punishing", max: 4 },
+];
+/** Affective component, the clinical 0-4 scale. */
+const AFFECTIVE = ["none", "mild", "moderate", "severe", "very severe"];
+const PAIN_CHARACTERS = ["burning", "aching", "punishing"];
+const JOURNAL_NOTE_MAX = 500;
 const EVENT_TEXT = {
   onset: "onset", end: "end", acknowledged: "acknowledged", reannounce: "re-announced",
   escalation: "escalated", priority_change: "priority change", condition_end: "condition ended",
@@ -100,6 +115,7 @@ export class Detail {
     this.sessionBox = el("div", { class: "session-box" });
     this.logBody = el("tbody");
     this.eventList = el("ol", { class: "timeline" });
+    this.journalBody = el("tbody");
     this.trendNote = el("p", { class: "note" });
     const root = el("div", { class: "detail", "data-detail-bed": bed.id },
       el("header", { class: "detail-head" },
@@ -126,7 +142,17 @@ export class Detail {
               this.logBody))),
         el("section", { class: "d-side", "aria-label": "Session" },
           el("h3", { textContent: "Session" }), this.sessionBox,
-          el("h3", { textContent: "Timeline" }), this.eventList)));
+          el("h3", { textContent: "Timeline" }), this.eventList,
+          el("h3", { textContent: "Pain journal" }),
+          el("div", { class: "log-wrap journal-wrap" },
+            el("table", { class: "journal-table", "aria-label": "Pain journal entries of this session" },
+              el("thead", {}, el("tr", {},
+                ...[["Time"], ["Pain", "Pain now"], ["Worst", "Worst daily pain"],
+                  ["Least", "Least daily pain"], ["24\u00a0h", "Pain over the past 24 h"],
+                  ["Aff.", "Affective component (0-4)"], ["Move", "Ability to initiate movement"],
+                  ["Relief", "Overall relief (%)"], ["By"]].map(([h, t]) =>
+                  el("th", { scope: "col", textContent: h, title: t })))),
+              this.journalBody)))));
     this.root = root;
     this.container.replaceChildren(root);
     const ecgSweep = new Sweep(ecg, { seconds: 8, color: "#3ddc84", lineWidth: 2 });
@@ -271,7 +297,10 @@ export class Detail {
       if (a.infusion_stopped_at) marks.push({ time: a.infusion_stopped_at,
         label: `Infusion stop (${a.infusion_stopped_by})`, kind: "stop", color: "#ffa726" });
     }
-    for (const e of this.events) marks.push({ time: e.time, label: describeEvent(e), kind: e.kind });
+    for (const e of this.events) {
+      marks.push({ time: e.time, label: describeEvent(e), kind: e.kind,
+        short: e.kind === "journal" ? journalShort(e) : undefined });
+    }
     return marks.sort((x, y) => x.time - y.time);
   }
 
@@ -283,6 +312,30 @@ export class Detail {
       el("li", { "data-kind": m.kind },
         el("time", { textContent: clockTime(m.time) }), " ", m.label))
       : [el("li", { class: "none", textContent: "Nothing charted yet." })]));
+    this.renderJournal();
+  }
+
+  /** The session's pain journal entries, newest first. */
+  renderJournal() {
+    const score = (d, k) => (typeof d[k] === "number" ? num(d[k], Number.isInteger(d[k]) ? 0 : 1) : "");
+    const rows = this.events.filter((e) => e.kind === "journal").sort((x, y) => y.time - x.time)
+      .map((e) => {
+        const d = e.detail || {};
+        const extra = journalExtras(d);
+        return el("tr", { "data-event-id": String(e.id) },
+          el("td", { textContent: clockShort(e.time), title: clockTime(e.time) }),
+          el("td", { textContent: score(d, "pain") }),
+          el("td", { textContent: score(d, "worst_pain") }),
+          el("td", { textContent: score(d, "least_pain") }),
+          el("td", { textContent: score(d, "pain_24h") }),
+          el("td", { textContent: score(d, "affective"),
+            title: typeof d.affective === "number" ? AFFECTIVE[Math.round(d.affective)] || "" : "" }),
+          el("td", { textContent: score(d, "movement") }),
+          el("td", { textContent: typeof d.relief_percent === "number" ? `${score(d, "relief_percent")}\u00a0%` : "" }),
+          el("td", { textContent: e.recorded_by || "", title: extra.join("; ") }));
+      });
+    this.journalBody.replaceChildren(...(rows.length ? rows
+      : [el("tr", { class: "none" }, el("td", { colSpan: 9, textContent: "No journal entry this session." }))]));
   }
 
   renderLog() {
@@ -307,7 +360,7 @@ export class Detail {
       since, until, series: this.series, baseline: baselineOf(bed),
       alarms: this.alarmLog.filter((e) => e.event === "onset")
         .map((e) => ({ time: e.time, priority: e.priority, rule: e.rule })),
-      events: this.sessionMarks(bed),
+      events: this.sessionMarks(bed).map((m) => (m.short ? { ...m, label: m.short } : m)),
     });
     this.trendCanvas.dataset.points = String(Object.values(this.series)
       .reduce((n, s) => n + s.length, 0));
@@ -358,7 +411,8 @@ export class Detail {
     }).dataset.action = "discharge";
 
     this.factsBox = el("div", { class: "facts-box" });
-    box.replaceChildren(this.factsBox, buttons, this.chartForm(bed), this.rebaselineForm(bed));
+    box.replaceChildren(this.factsBox, buttons, this.chartForm(bed),
+      this.journalForm(bed, a.phase === "pre_infusion"), this.rebaselineForm(bed));
   }
 
   facts(bed, a) {
@@ -486,6 +540,133 @@ export class Detail {
     return el("details", { class: "chart-box", open: true }, el("summary", { textContent: "Chart premedication / side effect" }), form);
   }
 
+  /** The daily pain journal, taken before the infusion. Only what the nurse filled is sent. */
+  journalForm(bed, open) {
+    const scales = JOURNAL_SCALES.map((s) => segmented(s.name, `${s.label} (0-${s.max})`,
+      Array.from({ length: s.max + 1 }, (_, i) => ({ value: String(i), text: String(i),
+        sub: s.name === "affective" ? AFFECTIVE[i] : undefined }))));
+    const relief = el("input", { name: "relief_percent", type: "number", min: 0, max: 100, step: 1,
+      inputMode: "numeric", autocomplete: "off", placeholder: "0-100" });
+    // Left as it is, the time follows the clock and the entry is charted "now" (to the
+    // second); once the nurse sets it, that time of day is charted.
+    const time = el("input", { name: "time", type: "time", value: nowTimeValue(), required: true });
+    time.dataset.auto = time.value;
+    const freshTime = () => {
+      if (time.value === time.dataset.auto) time.value = time.dataset.auto = nowTimeValue();
+    };
+    const character = el("fieldset", { class: "j-character" },
+      el("legend", { textContent: "Pain character" }),
+      el("div", { class: "chips" }, ...PAIN_CHARACTERS.map((c) =>
+        el("label", { class: "chip" },
+          el("input", { type: "checkbox", name: "character", value: c }),
+          el("span", { textContent: c[0].toUpperCase() + c.slice(1) })))));
+    const skin = segmented("skin_colour_change", "Skin colour change",
+      [{ value: "true", text: "Yes" }, { value: "false", text: "No" }]);
+    const note = el("textarea", { name: "note", rows: 2, maxLength: JOURNAL_NOTE_MAX,
+      placeholder: "note (optional)" });
+    const message = el("p", { class: "form-message", role: "alert", hidden: true });
+    const form = el("form", { class: "journal-form", "aria-label": "Pain journal", noValidate: true },
+      el("p", { class: "hint", textContent: "Fill in what the patient reports; empty scales are not charted. Tap a selected value again to clear it." }),
+      el("div", { class: "row" }, field("Time", time), field("Overall relief (%)", relief)),
+      ...scales, character, skin, field("Note", note), message,
+      el("div", { class: "form-buttons" },
+        el("button", { type: "submit", class: "primary", textContent: "Save pain journal", "data-action": "journal" }),
+        el("button", { type: "reset", textContent: "Clear", "data-action": "journal-clear" })));
+
+    const say = (text, kind = "error") => {
+      message.textContent = text;
+      message.dataset.kind = kind;
+      message.hidden = !text;
+    };
+    const markInvalid = (nodes) => {
+      for (const n of form.querySelectorAll("[aria-invalid]")) n.removeAttribute("aria-invalid");
+      for (const n of nodes) n.setAttribute("aria-invalid", "true");
+    };
+    const groupOf = (name) => form.querySelector(`[data-scale="${name}"]`);
+    form.addEventListener("reset", () => {
+      // after the browser has reset the inputs
+      setTimeout(() => {
+        for (const g of form.querySelectorAll("[data-scale]")) syncSegmented(g);
+        time.value = time.dataset.auto = nowTimeValue();
+        markInvalid([]);
+      });
+      say("");
+    });
+    form.addEventListener("focusin", freshTime);
+    form.addEventListener("pointerdown", freshTime);
+    form.addEventListener("input", () => {
+      if (message.dataset.kind === "ok") say("");
+    });
+
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const detail = {};
+      for (const s of JOURNAL_SCALES) {
+        const picked = form.querySelector(`input[name="${s.name}"]:checked`);
+        if (picked) detail[s.name] = Number(picked.value);
+      }
+      const reliefText = relief.value.trim();
+      if (relief.validity.badInput || reliefText !== "") {
+        const r = Number(reliefText);
+        if (relief.validity.badInput || reliefText === "" || !Number.isFinite(r) || r < 0 || r > 100) {
+          markInvalid([relief]);
+          say("Overall relief must be a number from 0 to 100 %.");
+          return;
+        }
+        detail.relief_percent = r;
+      }
+      if (!Object.keys(detail).length) {
+        markInvalid([]);
+        say("Enter at least one score: pain, worst, least, 24 h, movement, affective, punishing or relief.");
+        return;
+      }
+      if ("worst_pain" in detail && "least_pain" in detail && detail.worst_pain < detail.least_pain) {
+        markInvalid([groupOf("worst_pain"), groupOf("least_pain")]);
+        say(`Worst daily pain (${detail.worst_pain}) cannot be less than least daily pain (${detail.least_pain}).`);
+        return;
+      }
+      const chars = [...form.querySelectorAll('input[name="character"]:checked')].map((c) => c.value);
+      if (chars.length) detail.character = chars;
+      const skinPicked = form.querySelector('input[name="skin_colour_change"]:checked');
+      if (skinPicked) detail.skin_colour_change = skinPicked.value === "true";
+      const noteText = note.value.trim();
+      if (noteText.length > JOURNAL_NOTE_MAX) {
+        markInvalid([note]);
+        say(`The note is ${noteText.length} characters; at most ${JOURNAL_NOTE_MAX}.`);
+        return;
+      }
+      if (noteText) detail.note = noteText;
+      if (!time.value) {
+        markInvalid([time]);
+        say("Enter the time of the journal.");
+        return;
+      }
+      markInvalid([]);
+      say("");
+      const body = { kind: "journal", detail };
+      if (time.value !== time.dataset.auto) body.time = timeInputToPosix(time.value, serverNow());
+      const submit = form.querySelector("[type=submit]");
+      submit.disabled = true;
+      try {
+        const res = await act(`/api/beds/${encodeURIComponent(bed.id)}/events`, body, "Pain journal");
+        if (res) {
+          form.reset();
+          say(`Pain journal saved (${clockShort(res.time ?? serverNow())}).`, "ok");
+          await this.loadEvents();
+        }
+      } catch (err) {
+        if (err instanceof ApiError) {
+          say(err.status === 0 ? "Not saved: the server cannot be reached."
+            : `Not saved — the server refused the entry: ${err.message}`);
+        }
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return el("details", { class: "journal-box", open },
+      el("summary", { textContent: "Pain journal (before the infusion)" }), form);
+  }
+
   rebaselineForm(bed) {
     const reason = el("input", { name: "reason", required: true, minLength: 3, maxLength: 500, autocomplete: "off",
       placeholder: "why (required)" });
@@ -524,11 +705,73 @@ function field(label, input) {
   return el("label", { class: "field" }, el("span", { textContent: label }), input);
 }
 
+/**
+ * A row of large, touch-friendly segments: radio buttons (one tab stop, arrow keys), where
+ * tapping the selected segment again clears it (an unanswered scale is not sent).
+ */
+function segmented(name, label, options) {
+  const value = el("span", { class: "seg-value", "aria-hidden": "true" });
+  const group = el("fieldset", { class: "segmented", "data-scale": name },
+    el("legend", {}, el("span", { textContent: label }), value),
+    el("div", { class: "segs", style: `--n: ${options.length}` }, ...options.map((o) =>
+      el("label", { class: "seg", "data-value": o.value },
+        el("input", { type: "radio", name, value: o.value,
+          "aria-label": o.sub ? `${o.text} ${o.sub}` : o.text }),
+        el("span", { class: "seg-face" },
+          el("span", { class: "seg-num", textContent: o.text }),
+          o.sub ? el("span", { class: "seg-sub", textContent: o.sub }) : null)))));
+  group.addEventListener("click", (ev) => {
+    const input = ev.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "radio") return;
+    if (group.dataset.value === input.value) input.checked = false;
+    syncSegmented(group);
+  });
+  group.addEventListener("change", () => syncSegmented(group)); // arrow keys
+  syncSegmented(group);
+  return group;
+}
+
+function syncSegmented(group) {
+  const picked = group.querySelector("input:checked");
+  if (picked) group.dataset.value = picked.value;
+  else delete group.dataset.value;
+  const sub = picked?.closest(".seg")?.querySelector(".seg-sub");
+  setText(group.querySelector(".seg-value"), picked
+    ? `${picked.closest(".seg").querySelector(".seg-num").textContent}${sub ? ` ${sub.textContent}` : ""}`
+    : "—");
+}
+
+/** "pain 7, worst 9, least 5, movement 6": the journal's scores in display order. */
+function journalScores(d) {
+  const parts = JOURNAL_SCALES.filter((s) => typeof d[s.name] === "number")
+    .map((s) => (s.name === "affective"
+      ? `affective ${d.affective}${AFFECTIVE[d.affective] ? ` (${AFFECTIVE[d.affective]})` : ""}`
+      : `${s.short} ${d[s.name]}`));
+  if (typeof d.relief_percent === "number") parts.push(`relief ${d.relief_percent} %`);
+  return parts;
+}
+
+/** Character and skin colour change, for the timeline and the table's tooltip. */
+function journalExtras(d) {
+  const parts = [];
+  if (Array.isArray(d.character) && d.character.length) parts.push(d.character.join("/"));
+  if (d.skin_colour_change === true) parts.push("skin colour change");
+  if (d.skin_colour_change === false) parts.push("no skin colour change");
+  return parts;
+}
+
+/** A short label for the trend canvas's event row. */
+function journalShort(e) {
+  const d = e.detail || {};
+  return typeof d.pain === "number" ? `Pain journal: pain ${d.pain}` : "Pain journal";
+}
+
 function describeEvent(e) {
   const d = e.detail || {};
   let text;
   if (e.kind === "premedication") text = `Premedication: ${d.drug || "?"}${d.dose_mg ? ` ${d.dose_mg} mg` : ""}`;
   else if (e.kind === "side_effect") text = `Side effect: ${d.effect || "?"}`;
+  else if (e.kind === "journal") text = `Pain journal: ${[...journalScores(d), ...journalExtras(d)].join(", ") || "no scores"}`;
   else text = e.kind.replace(/_/g, " ");
   if (d.note) text += ` — ${d.note}`;
   return `${text} (${e.recorded_by})`;
