@@ -23,6 +23,7 @@ import calendar
 import re
 import time as _time
 from dataclasses import dataclass
+from typing import ClassVar, Self
 
 from monitor.errors import FrameError
 from monitor.models import Flag
@@ -117,30 +118,40 @@ def _decode(line: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class VersionLine:
-    """Header line 1: model, firmware version, firmware CRC and alarm limits.
+class _HeaderLine:
+    """A header line, kept as sent so that it serializes back byte for byte.
 
     Attributes:
         text: the line as sent, without terminator.
     """
 
     text: str
+    _pattern: ClassVar[re.Pattern[str]]
+    _what: ClassVar[str]
 
     @classmethod
-    def parse(cls, line: bytes) -> VersionLine:
+    def parse(cls, line: bytes) -> Self:
         """Parse one line without terminator.
 
         Raises:
-            FrameError: not a version line.
+            FrameError: not a line of this kind.
         """
         text = _decode(line)
-        if not _VERSION_RE.match(text):
-            raise FrameError("not a Nellcor version line")
+        if not cls._pattern.match(text):
+            raise FrameError(f"not a Nellcor {cls._what}")
         return cls(text)
 
     def serialize(self) -> bytes:
         """The line's bytes, without terminator."""
         return self.text.encode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class VersionLine(_HeaderLine):
+    """Header line 1: model, firmware version, firmware CRC and alarm limits."""
+
+    _pattern: ClassVar[re.Pattern[str]] = _VERSION_RE
+    _what: ClassVar[str] = "version line"
 
     @classmethod
     def build(cls, model: str, version: str, spo2_limits: tuple[int, int],
@@ -179,30 +190,11 @@ class VersionLine:
 
 
 @dataclass(frozen=True, slots=True)
-class SettingsLine:
-    """Header line 2, indented: limit set (ADULT, NEO), SatSeconds, optional response mode.
+class SettingsLine(_HeaderLine):
+    """Header line 2, indented: limit set (ADULT, NEO), SatSeconds, optional response mode."""
 
-    Attributes:
-        text: the line as sent, without terminator.
-    """
-
-    text: str
-
-    @classmethod
-    def parse(cls, line: bytes) -> SettingsLine:
-        """Parse one line without terminator.
-
-        Raises:
-            FrameError: not a settings line.
-        """
-        text = _decode(line)
-        if not _SETTINGS_RE.match(text):
-            raise FrameError("not a Nellcor settings line")
-        return cls(text)
-
-    def serialize(self) -> bytes:
-        """The line's bytes, without terminator."""
-        return self.text.encode("ascii")
+    _pattern: ClassVar[re.Pattern[str]] = _SETTINGS_RE
+    _what: ClassVar[str] = "settings line"
 
     @classmethod
     def build(cls, limit_set: str = "ADULT", sat_seconds: int = 0) -> SettingsLine:
@@ -233,7 +225,7 @@ class SettingsLine:
 
 
 @dataclass(frozen=True, slots=True)
-class ColumnsLine:
+class ColumnsLine(_HeaderLine):
     """Header line 3: the column titles.
 
     Attributes:
@@ -242,21 +234,8 @@ class ColumnsLine:
 
     text: str = "TIME                 %SpO2   BPM     PA     Status"
 
-    @classmethod
-    def parse(cls, line: bytes) -> ColumnsLine:
-        """Parse one line without terminator.
-
-        Raises:
-            FrameError: not the column titles.
-        """
-        text = _decode(line)
-        if not _COLUMNS_RE.match(text):
-            raise FrameError("not a Nellcor column title line")
-        return cls(text)
-
-    def serialize(self) -> bytes:
-        """The line's bytes, without terminator."""
-        return self.text.encode("ascii")
+    _pattern: ClassVar[re.Pattern[str]] = _COLUMNS_RE
+    _what: ClassVar[str] = "column title line"
 
 
 @dataclass(frozen=True, slots=True)
