@@ -1,8 +1,8 @@
 """Wire format of the GE Datex-Ohmeda S/5 computer interface: framing, records, subrecords.
 
 Sources: GE M1017617 "S/5 Computer Interface Specification" (framing, requests) and GE
-8005313 "S/5 DRI Specification" (record and subrecord layouts), as summarised in
-``/work/shared/protocols.md`` section 3. All multi-byte fields are little-endian.
+8005313 "S/5 DRI Specification" (record and subrecord layouts), as summarised in the
+project's protocol research notes (section 3). All multi-byte fields are little-endian.
 
 Layers, each with ``parse`` and ``serialize`` as exact inverses:
 

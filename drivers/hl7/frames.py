@@ -7,8 +7,8 @@ whatever the sender declares in MSH-1 and MSH-2. :meth:`Message.parse` and
 :meth:`Message.serialize` are exact inverses (for messages that use one segment
 terminator throughout, as HL7 requires).
 
-Sources: HL7 v2.6 chapters 2 (control) and 7 (observations), and the monitor samples in
-``/work/shared/protocols.md`` section 6.
+Sources: HL7 v2.6 chapters 2 (control) and 7 (observations), and public monitor samples
+(Comen, Mindray) collected in the project's protocol research notes (section 6).
 """
 
 from __future__ import annotations
