@@ -255,9 +255,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                              port=str(ports / d["name"]))])
             for i, d in enumerate(plan)
         ])
+        # Its own session: a Ctrl-C in the terminal stops the server first (devices are
+        # not "lost" on the way out); the server then stops the simulators.
         fleet = subprocess.Popen(
             [sys.executable, "-m", "simulators.fleet", str(ports), json.dumps(plan)],
-            env={**os.environ, "PYTHONPATH": _pythonpath()},
+            env={**os.environ, "PYTHONPATH": _pythonpath()}, start_new_session=True,
         )
         try:
             deadline = time.monotonic() + 10

@@ -96,14 +96,19 @@ def test_cli_demo_serves_live_values(tmp_path: Path) -> None:
             time.sleep(0.5)
         assert len(beds) == 3, "demo did not serve its beds within 20 s"
         assert all("SPO2" in b["latest"] for b in beds), beds
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                  text=True).stdout.split()
+        assert children, "the simulators run in a child process"
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
         try:
-            proc.wait(15)
+            output, _ = proc.communicate(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    # The simulator child process goes away with the demo.
+            output, _ = proc.communicate()
+    # The simulators go away with the demo, and stopping logs no device as lost.
     time.sleep(1.5)
-    leftover = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    for pid in children:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+    assert " lost:" not in output
