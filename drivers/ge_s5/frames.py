@@ -82,10 +82,12 @@ WAVE_RATES: dict[int, float] = {WF_ECG1: 300.0, WF_ECG2: 300.0, WF_ECG3: 300.0,
                                 WF_PLETH: 100.0}
 """Samples per second of the waveforms this project reads."""
 
-ECG_MV_PER_UNIT = 0.001
-"""ECG samples are in µV (per our protocol notes; some open code assumes 10 µV: verify)."""
-PLETH_PER_UNIT = 0.001
-"""ASSUMPTION: pleth is in arbitrary units; we read 1000 counts as 1 (the simulator's 0..1)."""
+ECG_MV_PER_UNIT = 0.01
+"""ECG samples are in 10 µV units, as VSCapture (tested on real monitors) scales them;
+the DRI values are 1/100 of their unit throughout."""
+PLETH_PER_UNIT = 0.01
+"""Pleth samples in 1/100 of their (relative) unit, scaled like VSCapture's; published as
+a unitless curve, which is all a pleth display needs."""
 
 # Special values (8005313 §3.4). Anything at or below -32001 is not a measurement.
 DATA_INVALID = -32767

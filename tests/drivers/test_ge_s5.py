@@ -283,8 +283,9 @@ def test_ge_s5_times_follow_host_clock_when_given() -> None:
 
 def test_ge_s5_waveforms_scaled_with_gaps() -> None:
     codec = host()
-    ecg = (1000, -500, frames.DATA_INVALID) + (0,) * 27
-    pleth = (500, frames.DATA_DISCONT) + (1000,) * 8
+    # ECG in 10 µV units, pleth in 1/100 (the scaling VSCapture uses on real monitors).
+    ecg = (100, -50, frames.DATA_INVALID) + (0,) * 27
+    pleth = (50, frames.DATA_DISCONT) + (100,) * 8
     codec.receive_data(wave({frames.WF_ECG1: ecg, frames.WF_PLETH: pleth}))
     codec.receive_data(wave({frames.WF_ECG1: ecg}, when=T0))
     w = [e for e in codec.events_received() if isinstance(e, Waveform)]
