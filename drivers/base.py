@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -42,7 +43,7 @@ class SerialSettings:
         return f"{self.baudrate} {self.bytesize}{self.parity}{stop}{flow}"
 
 
-class HostCodec:
+class HostCodec(ABC):
     """Base class of the driver side of a protocol (sans-I/O).
 
     Subclasses implement :meth:`_feed` and may override :meth:`start`.
@@ -70,6 +71,7 @@ class HostCodec:
 
     def start(self) -> None:
         """Queue whatever the host must send first (association, data requests)."""
+        return  # an optional hook: most devices need nothing here
 
     def receive_data(self, data: bytes, now: float | None = None) -> None:
         """Feed bytes read from the device.
@@ -85,6 +87,7 @@ class HostCodec:
 
     def receive_eof(self) -> None:
         """The device closed the stream. Any partial frame is dropped and counted."""
+        return  # an optional hook: most devices need nothing here
 
     def events_received(self) -> list[DeviceEvent]:
         """Return and clear the events decoded so far."""
@@ -98,8 +101,9 @@ class HostCodec:
 
     # -- for subclasses -------------------------------------------------------------------
 
+    @abstractmethod
     def _feed(self, data: bytes, now: float | None) -> None:
-        raise NotImplementedError
+        """Decode ``data``: emit events, count bad frames, queue replies."""
 
     def _emit(self, event: DeviceEvent) -> None:
         self._events.append(event)

@@ -11,6 +11,7 @@ possible line start.
 from __future__ import annotations
 
 import re
+from abc import abstractmethod
 from typing import Any, ClassVar
 
 from drivers.base import HostCodec
@@ -30,21 +31,21 @@ class LineCodec(HostCodec):
         super().__init__(device_id)
         self._buffer = bytearray()
 
+    @abstractmethod
     def parse_line(self, line: bytes) -> Any:
         """Parse one line (without terminator).
 
         Raises:
             FrameError: not a line of this protocol.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def find_line_start(self, data: bytes) -> int:
         """Index in ``data`` where a valid line could start, or -1."""
-        raise NotImplementedError
 
+    @abstractmethod
     def handle_line(self, parsed: Any, now: float | None) -> None:
         """Turn a parsed line into events."""
-        raise NotImplementedError
 
     def _feed(self, data: bytes, now: float | None) -> None:
         self._buffer += data

@@ -8,6 +8,7 @@ requests (handshakes, format commands) and may queue replies. It serializes with
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -19,7 +20,7 @@ WaveformSource = Callable[[str, float, float, float], "list[float | None] | None
 or None when the source has no such waveform (the device then synthesises one)."""
 
 
-class DeviceCodec:
+class DeviceCodec(ABC):
     """Base class of simulated devices.
 
     Subclasses implement :meth:`advance` and, where the device listens, :meth:`_feed`.
@@ -38,7 +39,9 @@ class DeviceCodec:
 
     def start(self) -> None:
         """Queue what the device sends when switched on (a banner, a header)."""
+        return  # an optional hook: most devices need nothing here
 
+    @abstractmethod
     def advance(self, now: float, vitals: Vitals) -> None:
         """Queue every byte the device would have sent up to ``now``.
 
@@ -46,7 +49,6 @@ class DeviceCodec:
             now: POSIX seconds of the device clock.
             vitals: what the patient and sensors show at ``now``.
         """
-        raise NotImplementedError
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes the host sent to the device."""
@@ -54,6 +56,7 @@ class DeviceCodec:
 
     def receive_eof(self) -> None:
         """The host closed the link."""
+        return  # an optional hook: most devices need nothing here
 
     def events_received(self) -> list[Any]:
         """Return and clear the host requests parsed so far (for tests)."""

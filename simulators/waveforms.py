@@ -7,6 +7,7 @@ a seam whatever the chunk size. They are deterministic: no randomness, no clock.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 
 import numpy as np
 
@@ -20,7 +21,7 @@ _ECG_WAVES = (
 )
 
 
-class _BeatSynth:
+class _BeatSynth(ABC):
     def __init__(self, sample_rate: float) -> None:
         if sample_rate <= 0:
             raise ValueError("sample_rate must be positive")
@@ -33,8 +34,9 @@ class _BeatSynth:
         self._phase = (self._phase + step * n) % 1.0
         return phases
 
+    @abstractmethod
     def _shape(self, phases: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The waveform value at each beat phase (0..1)."""
 
     def next(self, n: int, rate_per_min: float | None) -> list[float]:
         """The next ``n`` samples at ``rate_per_min`` beats per minute (flat 0 if None)."""
