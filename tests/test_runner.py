@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,24 @@ async def next_matching(sub: Subscription, predicate, timeout: float) -> object:
             event = await sub.get()
             if predicate(event):
                 return event
+
+
+@contextlib.asynccontextmanager
+async def supervised(runner: DeviceRunner):
+    """Run ``runner`` for the duration of the block."""
+    task = asyncio.create_task(runner.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def send(port: PtyPort, codec: MasimoDeviceCodec, when: float, vitals) -> None:
+    """The simulated device sends what it shows at ``when``."""
+    codec.advance(when, vitals)
+    for chunk in codec.data_to_send():
+        port.write(chunk)
 
 
 def status(state: str):
@@ -76,19 +95,13 @@ async def test_runner_reports_stale_when_device_goes_quiet(tmp_path: Path, bus: 
     port = PtyPort(link=str(tmp_path / "ttyQUIET"))
     runner = DeviceRunner(bus, DeviceConfig(id="quiet", protocol="masimo", port=port.path),
                           stale_after_s=0.3)
-    async with bus.subscribe(name="t") as sub:
-        task = asyncio.create_task(runner.run())
+    async with bus.subscribe(name="t") as sub, supervised(runner):
         try:
             await next_matching(sub, status("connected"), 3000 * MS)
             await next_matching(sub, status("stale"), 3000 * MS)
-            codec = MasimoDeviceCodec()
-            codec.advance(1_790_000_000, SCENARIOS["stable"].at(0))
-            for chunk in codec.data_to_send():
-                port.write(chunk)
+            send(port, MasimoDeviceCodec(), 1_790_000_000, SCENARIOS["stable"].at(0))
             await next_matching(sub, status("connected"), 3000 * MS)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
             port.close()
 
 
@@ -97,39 +110,26 @@ async def test_runner_missing_port_retries_and_connects_when_plugged(tmp_path: P
     link = tmp_path / "ttyLATE"
     runner = DeviceRunner(bus, DeviceConfig(id="late", protocol="masimo", port=str(link)),
                           reconnect_max_s=0.2)
-    async with bus.subscribe(name="t") as sub:
-        task = asyncio.create_task(runner.run())
+    async with bus.subscribe(name="t") as sub, supervised(runner):
+        lost = await next_matching(sub, status("disconnected"), 3000 * MS)
+        assert "cannot open" in lost.detail
+        port = PtyPort(link=str(link))
         try:
-            lost = await next_matching(sub, status("disconnected"), 3000 * MS)
-            assert "cannot open" in lost.detail
-            port = PtyPort(link=str(link))
-            try:
-                await next_matching(sub, status("connected"), 3000 * MS)
-            finally:
-                port.close()
+            await next_matching(sub, status("connected"), 3000 * MS)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+            port.close()
 
 
 async def test_runner_sensor_off_status(tmp_path: Path, bus: Bus) -> None:
     port = PtyPort(link=str(tmp_path / "ttySO"))
     runner = DeviceRunner(bus, DeviceConfig(id="so", protocol="masimo", port=port.path))
-    async with bus.subscribe(name="t") as sub:
-        task = asyncio.create_task(runner.run())
+    async with bus.subscribe(name="t") as sub, supervised(runner):
         try:
             await next_matching(sub, status("connected"), 3000 * MS)
             codec = MasimoDeviceCodec()
-            codec.advance(1_790_000_000, SCENARIOS["sensor_off"].at(35))
-            await asyncio.sleep(0.1)
-            for chunk in codec.data_to_send():
-                port.write(chunk)
+            send(port, codec, 1_790_000_000, SCENARIOS["sensor_off"].at(35))
             await next_matching(sub, status("sensor_off"), 3000 * MS)
-            codec.advance(1_790_000_001, SCENARIOS["sensor_off"].at(70))
-            for chunk in codec.data_to_send():
-                port.write(chunk)
+            send(port, codec, 1_790_000_001, SCENARIOS["sensor_off"].at(70))
             await next_matching(sub, status("connected"), 3000 * MS)
         finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
             port.close()
