@@ -47,7 +47,8 @@ class DeviceRunner:
         self.state: str = DeviceState.CONNECTING.value
         self.connects = 0
         self.outages = 0
-        self.frames_bad = 0
+        self._totals = {"frames_ok": 0, "frames_bad": 0, "bytes_discarded": 0}
+        self._device: Device | None = None
         self._outage_logged = False
 
     @property
@@ -80,14 +81,28 @@ class DeviceRunner:
                 await asyncio.sleep(self.reconnect_max_s)
                 continue
             delay = 0.25
+            self._device = device
             try:
                 await self._read(device)
             except DeviceDisconnected as exc:
                 self._lost(_short(exc))
             finally:
-                self.frames_bad += device.codec.frames_bad
+                for key, value in device.codec.stats.items():
+                    self._totals[key] += value
+                self._device = None
                 await device.aclose()
             await asyncio.sleep(0.05)  # let a replugged port settle before the next open
+
+    @property
+    def stats(self) -> dict[str, int | str]:
+        """State and counters since start: frames decoded and rejected (corrupt frames are
+        counted and skipped), bytes discarded, connections and outages."""
+        totals = dict(self._totals)
+        if self._device is not None:
+            for key, value in self._device.codec.stats.items():
+                totals[key] += value
+        return {"state": self.state, **totals, "connects": self.connects,
+                "outages": self.outages}
 
     def _lost(self, detail: str) -> None:
         if not self._outage_logged:

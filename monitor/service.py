@@ -98,6 +98,7 @@ class Service:
             "store_written": self.writer.written,
             "store_failures": self.writer.failures,
             "active_alarms": len(self.alarms.active()),
+            "device_stats": {r.device_id: r.stats for r in self.runners},
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},
         }
 

@@ -22,7 +22,7 @@ def client(tmp_path: Path):
 def test_api_healthz(client: TestClient) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok"
-    assert body["devices"] == 0
+    assert body["devices"] == 0 and body["device_stats"] == {}
 
 
 def test_api_beds_lists_configured_beds(client: TestClient) -> None:

@@ -133,3 +133,19 @@ async def test_runner_sensor_off_status(tmp_path: Path, bus: Bus) -> None:
             await next_matching(sub, status("connected"), 3000 * MS)
         finally:
             port.close()
+
+
+async def test_runner_counts_garbage_and_keeps_decoding(tmp_path: Path, bus: Bus) -> None:
+    port = PtyPort(link=str(tmp_path / "ttyNOISE"))
+    runner = DeviceRunner(bus, DeviceConfig(id="noisy", protocol="masimo", port=port.path))
+    async with bus.subscribe(name="t") as sub, supervised(runner):
+        try:
+            await next_matching(sub, status("connected"), 3000 * MS)
+            port.write(bytes(range(256)) * 3 + b"\r\n")  # line noise on the cable
+            send(port, MasimoDeviceCodec(), 1_790_000_000, SCENARIOS["stable"].at(0))
+            assert (await next_matching(sub, spo2, 3000 * MS)).device_id == "noisy"
+            stats = runner.stats
+            assert stats["frames_bad"] >= 1 and stats["bytes_discarded"] > 0
+            assert stats["frames_ok"] >= 1 and stats["state"] == "connected"
+        finally:
+            port.close()
