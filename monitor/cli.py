@@ -236,8 +236,11 @@ def demo_plan(beds: int) -> list[dict[str, Any]]:
         name = DEMO_SCENARIOS[i % len(DEMO_SCENARIOS)]
         patient = Patient(hr=62 + (i * 7) % 24, spo2=97 + i % 3, sys=112 + (i * 5) % 28,
                           dia=70 + (i * 3) % 14, seed=i + 1)
-        plan.append(SimulatedDevice(f"bed-{i + 1}", protocol_for(name, i), name, patient,
-                                    {}).to_dict())
+        protocol = protocol_for(name, i)
+        # Nonin in data format #2 sends its pleth waveform (75 Hz), so the tile has a strip.
+        options: dict[str, object] = {"data_format": 2} if protocol == "nonin" else {}
+        plan.append(SimulatedDevice(f"bed-{i + 1}", protocol, name, patient,
+                                    options).to_dict())
     return plan
 
 
