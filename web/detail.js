@@ -95,6 +95,7 @@ export class Detail {
 
   close() {
     clearInterval(this.timer);
+    clearTimeout(this.logTimer);
     for (const u of this.unhooks) u();
     this.unhooks = [];
     this.bedId = null;
@@ -249,6 +250,7 @@ export class Detail {
 
   async loadAlarmLog() {
     const bedId = this.bedId;
+    if (!bedId) return; // the detail view was closed while an update was on its way
     try {
       const log = await getJSON(`/api/alarms/log?bed_id=${encodeURIComponent(bedId)}&limit=200`);
       if (this.bedId !== bedId) return;
