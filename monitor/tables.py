@@ -126,3 +126,47 @@ class RulesStateRow(Base):
     bed_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     saved_at: Mapped[float] = mapped_column(Float)
+
+
+class UserRow(Base):
+    """A person (or integration) who signs in, with a role and an argon2 password hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    password_changed_at: Mapped[float] = mapped_column(Float)
+    disabled_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class AuthSessionRow(Base):
+    """A browser sign-in; the cookie holds the token, the table only its SHA-256."""
+
+    __tablename__ = "auth_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(_ID, ForeignKey("users.id"))
+    created_at: Mapped[float] = mapped_column(Float)
+    last_seen_at: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[float] = mapped_column(Float)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ApiTokenRow(Base):
+    """A bearer token for an integration, acting as its user; stored as its SHA-256."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(_ID, ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_used_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    revoked_at: Mapped[float | None] = mapped_column(Float, nullable=True)

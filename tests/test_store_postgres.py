@@ -82,3 +82,28 @@ async def test_postgres_store_round_trip(postgres_url: str) -> None:
     # Opening again finds the schema up to date.
     store = await Store.open(database_url(postgres_url))
     await store.close()
+
+
+async def test_postgres_accounts(postgres_url: str) -> None:
+    """Users, sessions and tokens on PostgreSQL (unique names, digests, revocation)."""
+    from monitor.auth import Accounts
+    from monitor.config import database_url
+    from monitor.errors import AuthError
+
+    store = await Store.open(database_url(postgres_url))
+    try:
+        accounts = Accounts(store)
+        await accounts.add_user("pg.nurse", "nurse", "correct horse battery", "tests")
+        with pytest.raises(AuthError, match="already exists"):
+            await accounts.add_user("PG.Nurse", "admin", "correct horse battery", "tests")
+        user = await accounts.authenticate("pg.nurse", "correct horse battery")
+        session = await accounts.open_session(user)
+        token = await accounts.issue_token("pg.nurse", "pager", "tests")
+        assert await accounts.session_user(session) == user
+        assert await accounts.token_user(token) == user
+        assert await accounts.revoke_tokens("pg.nurse", None, "tests") == 1
+        await accounts.close_session(session)
+        assert await accounts.session_user(session) is None
+        assert await accounts.token_user(token) is None
+    finally:
+        await store.close()
