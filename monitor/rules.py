@@ -880,10 +880,12 @@ def device_status(rules: RuleSet, state: BedState, status: DeviceStatus) -> Resu
     device = status.device_id
     if status.state in (DeviceState.DISCONNECTED, DeviceState.STALE):
         if w.s.monitoring:
-            what = "disconnected" if status.state == DeviceState.DISCONNECTED else "stale"
+            # A short text a nurse reads across the room; the driver's own words (port,
+            # OS error) stay in the device's state, shown in the bed detail.
+            what = ("disconnected" if status.state == DeviceState.DISCONNECTED
+                    else "sends no data")
             w.raise_alarm("DEVICE_LOST/" + device, "DEVICE_LOST", t, None,
-                          message=f"Device {device} {what}" + (
-                              f": {status.detail}" if status.detail else ""))
+                          message=f"Device {device} {what}")
     elif status.state == DeviceState.CONNECTED:
         w.clear_alarm("DEVICE_LOST/" + device, t, None, "device reconnected")
         if device in w.last_heard:
