@@ -2,8 +2,9 @@
 
 A pty pair stands in for the USB-serial cable: the simulator writes the master side and
 the driver opens the slave path like any ``/dev/ttyUSB*``. With ``link`` the slave is also
-reachable through a stable symlink (like ``/dev/serial/by-id/...``) that survives an
-unplug and replug, which recreates the pty behind it.
+reachable through a stable symlink, like ``/dev/serial/by-id/...``: the same path after an
+unplug and replug (which recreates the pty behind it), and absent while the cable is out,
+as udev removes a by-id link when the adapter is pulled.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class PtyPort:
         return self.master_fd >= 0
 
     def plug(self) -> None:
-        """Create a fresh pty pair (plugging the cable in) and re-point the link."""
+        """Create a fresh pty pair (plugging the cable in) and point the link at it."""
         if self.plugged:
             return
         master, slave = os.openpty()
@@ -72,9 +73,17 @@ class PtyPort:
             self._start_reading()
 
     def unplug(self) -> None:
-        """Close the pty pair: the driver's next read fails, as when a USB cable is pulled."""
+        """Close the pty pair: the driver's next read fails, as when a USB cable is pulled.
+
+        The link goes first, while this pty still holds its number. The kernel gives a freed
+        ``/dev/pts/N`` to the next pty opened anywhere on the machine, so a link left behind
+        would lead a runner that keeps reopening it (as runners do) into another
+        simulator's pty, another test process's included, where it would read that
+        device's bytes from under its driver.
+        """
         if not self.plugged:
             return
+        self._remove_link()
         self._stop_reading()
         for fd in (self.master_fd, self.slave_fd):
             with contextlib.suppress(OSError):
@@ -170,12 +179,15 @@ class PtyPort:
         if self.plugged and self._on_receive is not None:
             self._start_reading()
 
-    def close(self) -> None:
-        """Unplug and remove the link."""
-        self.unplug()
+    def _remove_link(self) -> None:
         if self.link:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.link)
+
+    def close(self) -> None:
+        """Unplug and remove the link."""
+        self.unplug()
+        self._remove_link()
 
 
 def _wake(future: asyncio.Future[None]) -> None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from pathlib import Path
 
 import pytest
 
+import drivers
 from monitor.bus import Bus, Subscription
 from monitor.config import DeviceConfig
+from monitor.errors import DeviceOpenError
 from monitor.models import DeviceStatus, Observation
 from monitor.runner import DeviceRunner
 from simulators.masimo import MasimoDeviceCodec
@@ -89,6 +92,35 @@ async def test_runner_unplug_then_replug_resumes_without_restart(running) -> Non
     await next_matching(sub, status("connected"), 5000 * MS)
     await next_matching(sub, spo2, 5000 * MS)
     assert runner.connects == 2 and runner.outages == 1
+
+
+async def test_unplugged_link_does_not_lead_to_the_next_pty(tmp_path: Path) -> None:
+    """While the cable is out its stable link is gone, as udev removes a by-id link.
+
+    A link left pointing at the dead ``/dev/pts/N`` opens the next pty given that number,
+    whoever made it (the kernel hands out the lowest free one): a runner retrying the link
+    then reads another simulator's bytes, even another test process's, and that device's
+    driver fails with "device reports readiness to read but returned no data".
+    """
+    pulled = PtyPort(link=str(tmp_path / "ttyPULLED"))
+    pulled.unplug()
+    other = PtyPort(link=str(tmp_path / "ttyOTHER"))  # usually takes the number just freed
+    try:
+        try:
+            device = await drivers.open_device(pulled.path, "masimo")
+        except DeviceOpenError:
+            pass
+        else:
+            await device.aclose()
+            pytest.fail(f"{pulled.path} is unplugged, yet it opened "
+                        f"{os.readlink(pulled.path)} (the other pty is {other.slave_path})")
+        with pytest.raises(FileNotFoundError):
+            os.readlink(pulled.path)
+        pulled.plug()
+        assert os.readlink(pulled.path) == pulled.slave_path != other.slave_path
+    finally:
+        other.close()
+        pulled.close()
 
 
 async def test_runner_reports_stale_when_device_goes_quiet(tmp_path: Path, bus: Bus) -> None:
