@@ -82,6 +82,10 @@ class Service:
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Every bed: devices, latest values, admission, baselines, alarms."""
+        # Apply what is queued for the board first: a live client subscribes and then takes
+        # this snapshot, so an event published just before it subscribed must be in here.
+        for event in self._board_sub.drain():
+            self.board.apply(event)
         beds = self.board.snapshot()
         for bed in beds:
             admission = self.admissions.get(bed["id"])
