@@ -2,6 +2,8 @@
 ptys, one server, one browser-like WebSocket client taking every waveform.
 
 Prints figures; asserts nothing. Run: ``.venv/bin/python benchmarks/throughput.py --beds 64``.
+The client signs in like an integration: a user and an API token made with
+``spu-monitor users`` on the benchmark's database.
 """
 
 from __future__ import annotations
@@ -24,7 +26,22 @@ sys.path.insert(0, str(ROOT))
 
 from simulators.fleet import SimulatedDevice  # noqa: E402
 from simulators.scenarios import Patient  # noqa: E402
-from tests.liveserver import free_port  # noqa: E402
+from tests.liveserver import bearer, free_port  # noqa: E402
+
+BENCH_USER = "bench"
+BENCH_PASSWORD = "bench password, throwaway database"
+
+
+def api_token(db: Path, env: dict[str, str]) -> str:
+    """Add the benchmark's user to ``db`` (password on stdin) and issue it an API token,
+    both with the real ``spu-monitor users`` command."""
+    cli = [sys.executable, "-m", "monitor", "users"]
+    subprocess.run(cli + ["add", BENCH_USER, "--role", "nurse", "--db", str(db)],
+                   input=BENCH_PASSWORD + "\n", text=True, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    out = subprocess.run(cli + ["token", BENCH_USER, "--name", "bench", "--db", str(db)],
+                         text=True, env=env, check=True, capture_output=True)
+    return out.stdout.strip()
 
 
 def cpu_seconds(pid: int) -> float:
@@ -42,13 +59,30 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-async def measure(url: str, ws_url: str, beds: int, seconds: float,
+def wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
+    """Wait until the server answers /healthz (it takes seconds to start on a slow machine)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if server.poll() is not None:
+            raise SystemExit(f"the server exited with status {server.returncode}")
+        try:
+            if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not start within {timeout:.0f} s")
+        time.sleep(0.2)
+
+
+async def measure(url: str, ws_url: str, headers: dict[str, str], beds: int, seconds: float,
                   pids: dict[str, int]) -> dict[str, object]:
     samples: dict[tuple[str, str], int] = {}
     vitals = 0
     latencies: list[float] = []
     messages = 0
-    async with connect(ws_url + "/ws/live?waveforms=all", max_size=None) as ws:
+    async with connect(ws_url + "/ws/live?waveforms=all", max_size=None,
+                       additional_headers=headers) as ws:
         await ws.recv()
         start_cpu = {k: cpu_seconds(p) for k, p in pids.items()}
         t0 = time.monotonic()
@@ -66,7 +100,7 @@ async def measure(url: str, ws_url: str, beds: int, seconds: float,
                             latencies.append(time.time() - v["time"])
         elapsed = time.monotonic() - t0
         cpu = {k: (cpu_seconds(p) - start_cpu[k]) / elapsed for k, p in pids.items()}
-    async with httpx.AsyncClient(base_url=url) as http:
+    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
         health = (await http.get("/healthz")).json()
     ecg = [n / elapsed for (b, m), n in samples.items() if m == "ECG"]
     pleth = [n / elapsed for (b, m), n in samples.items() if m == "PLETH"]
@@ -96,7 +130,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--beds", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=30.0)
-    parser.add_argument("--warmup", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=8.0,
+                        help="seconds to let the devices connect once the server is up")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spu-bench-") as tmp:
         d = Path(tmp)
@@ -108,6 +143,7 @@ def main() -> int:
             for i in range(args.beds))
         (d / "unit.toml").write_text(unit)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        headers = bearer(api_token(d / "bench.db", env))
         fleet = subprocess.Popen([sys.executable, "-m", "simulators.fleet", str(d),
                                   json.dumps(plan)], env=env)
         port = free_port()
@@ -116,9 +152,11 @@ def main() -> int:
              "--port", str(port), "--db", str(d / "bench.db"), "--log-level", "warning"],
             env=env, stdout=subprocess.DEVNULL)
         try:
+            wait_ready(f"http://127.0.0.1:{port}", server)
             time.sleep(args.warmup)
             result = asyncio.run(measure(f"http://127.0.0.1:{port}",
-                                         f"ws://127.0.0.1:{port}", args.beds, args.seconds,
+                                         f"ws://127.0.0.1:{port}", headers, args.beds,
+                                         args.seconds,
                                          {"server": server.pid, "fleet": fleet.pid}))
         finally:
             # Server first: stopping the devices first would log every device as lost.

@@ -3,7 +3,8 @@
 ``create_app(settings, unit)`` builds the app; its lifespan opens the store and runs the
 :class:`~monitor.service.Service`. Routes:
 
-- ``GET /healthz``: liveness and counters.
+- ``GET /healthz``: liveness and counters (the only route open without sign-in).
+- ``GET|POST /login``, ``POST /logout``: sign-in (see :mod:`monitor.api_auth`).
 - ``GET /api/beds``: every bed with its devices, connection state and latest values.
 - ``GET /api/beds/{bed_id}/observations``: stored history of a bed.
 - ``WS /ws/live``: a snapshot, then ``vitals``, ``device``, ``waveform`` and
@@ -22,19 +23,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
+from monitor import api_auth
 from monitor.admissions import EVENT_KINDS, AdmissionError, clinical_events
 from monitor.alarm_service import UnknownAlarmError
+from monitor.api_auth import WS_SIGNED_OUT, ChargeNurse, CurrentUser
+from monitor.auth import Accounts
 from monitor.config import Settings, UnitConfig
 from monitor.errors import RuleError
 from monitor.models import AlarmEvent, BedUpdate, DeviceStatus, Observation, Waveform
 from monitor.service import Service
-from monitor.store import Store
+from monitor.store import Store, safe_url
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,13 +92,11 @@ class BedView(BaseModel):
     artifacts: dict[str, int] = {}
 
 
-_USER = Field(min_length=1, max_length=64, description="who acts (recorded in the logs)")
-
-
 class Acting(BaseModel):
-    """Who performs an action."""
+    """An action. Who acts is the signed-in user, never a field of the body: unknown
+    fields (an old client's ``"user"``) are refused with a 422 that names them."""
 
-    user: str = _USER
+    model_config = ConfigDict(extra="forbid")
 
 
 class AcknowledgeBody(Acting):
@@ -185,6 +187,12 @@ def create_app(
         store = await Store.open(settings.db_url)
         service = Service(settings, unit, store)
         app.state.service = service
+        app.state.accounts = Accounts(store, settings.session_idle_minutes * 60)
+        if not await app.state.accounts.users():
+            # There is no default account, on purpose; say how to make the first one.
+            _LOGGER.warning("no user accounts yet: nobody can sign in. Create the first "
+                            "with `spu-monitor users add NAME --role admin --db %s` "
+                            "(the password is read from standard input)", safe_url(settings.db))
         task = asyncio.create_task(service.run(), name="service")
         await service.started.wait()
         if on_started is not None:
@@ -203,19 +211,22 @@ def create_app(
         summary="Secondary alarm display and vital-sign central station for a short "
         "procedure unit. Not a certified medical device.",
         lifespan=lifespan,
+        # The API's description is behind sign-in too (monitor.api_auth.install_pages).
+        docs_url=None, redoc_url=None, openapi_url=None,
     )
+    api = APIRouter(dependencies=[Depends(api_auth.current_user)])
 
     @app.get("/healthz", tags=["service"])
     async def healthz(service: ServiceDep) -> dict[str, Any]:
         """Liveness and counters (no patient data)."""
         return {"status": "ok", "time": time.time(), **service.health()}
 
-    @app.get("/api/beds", tags=["beds"], response_model=list[BedView])
+    @api.get("/api/beds", tags=["beds"], response_model=list[BedView])
     async def list_beds(service: ServiceDep) -> list[dict[str, Any]]:
         """Every bed with its devices, connection state and latest values with times."""
         return service.snapshot()
 
-    @app.get("/api/beds/{bed_id}", tags=["beds"], response_model=BedView)
+    @api.get("/api/beds/{bed_id}", tags=["beds"], response_model=BedView)
     async def get_bed(bed_id: str, service: ServiceDep) -> dict[str, Any]:
         """One bed."""
         _bed(service, bed_id)
@@ -223,7 +234,7 @@ def create_app(
 
     # -- alarms -----------------------------------------------------------------------
 
-    @app.get("/api/alarms", tags=["alarms"])
+    @api.get("/api/alarms", tags=["alarms"])
     async def list_alarms(service: ServiceDep, bed_id: str | None = None
                           ) -> list[dict[str, Any]]:
         """Active alarms, highest priority then newest first."""
@@ -231,7 +242,7 @@ def create_app(
             _bed(service, bed_id)
         return service.alarms.active(bed_id)
 
-    @app.get("/api/alarms/log", tags=["alarms"])
+    @api.get("/api/alarms/log", tags=["alarms"])
     async def alarm_log(service: ServiceDep, bed_id: str | None = None,
                         since: float | None = None,
                         limit: Annotated[int, Query(ge=1, le=10_000)] = 500
@@ -241,73 +252,77 @@ def create_app(
             _bed(service, bed_id)
         return await service.store.alarm_log(bed_id, limit, since)
 
-    @app.post("/api/alarms/{alarm_id:path}/acknowledge", tags=["alarms"])
-    async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep
-                          ) -> dict[str, Any]:
+    @api.post("/api/alarms/{alarm_id:path}/acknowledge", tags=["alarms"])
+    async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep,
+                          user: CurrentUser) -> dict[str, Any]:
         """Acknowledge an alarm: its audio stops until it clears or worsens."""
         try:
-            return service.alarms.acknowledge(alarm_id, body.user, body.reason)
+            return service.alarms.acknowledge(alarm_id, user.username, body.reason)
         except UnknownAlarmError:
             raise HTTPException(404, f"no active alarm {alarm_id!r} (it may have ended)"
                                 ) from None
 
-    @app.post("/api/beds/{bed_id}/audio-pause", tags=["alarms"])
-    async def audio_pause(bed_id: str, body: AudioPauseBody, service: ServiceDep
-                          ) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/audio-pause", tags=["alarms"])
+    async def audio_pause(bed_id: str, body: AudioPauseBody, service: ServiceDep,
+                          user: CurrentUser) -> dict[str, Any]:
         """Pause the bed's alarm audio (visual signals stay)."""
         _bed(service, bed_id)
-        until = service.alarms.pause_audio(bed_id, body.user, body.seconds)
+        until = service.alarms.pause_audio(bed_id, user.username, body.seconds)
         return {"bed_id": bed_id, "audio_paused_until": until}
 
     # -- sessions -----------------------------------------------------------------------
 
-    @app.post("/api/beds/{bed_id}/admit", tags=["sessions"], status_code=201)
-    async def admit(bed_id: str, body: AdmitBody, service: ServiceDep) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/admit", tags=["sessions"], status_code=201)
+    async def admit(bed_id: str, body: AdmitBody, service: ServiceDep, user: CurrentUser
+                    ) -> dict[str, Any]:
         """Assign a patient to the bed; monitoring and baseline collection start."""
         _bed(service, bed_id)
-        a = await service.admit(bed_id, body.user, body.patient_label, body.patient_ref,
+        a = await service.admit(bed_id, user.username, body.patient_label, body.patient_ref,
                                 body.infusion_day, body.dose_mg)
         return a.to_dict()
 
-    @app.post("/api/beds/{bed_id}/infusion/start", tags=["sessions"])
-    async def infusion_start(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/infusion/start", tags=["sessions"])
+    async def infusion_start(bed_id: str, service: ServiceDep, user: CurrentUser,
+                             _body: Acting | None = None) -> dict[str, Any]:
         """Start the infusion now: the baselines freeze."""
         _bed(service, bed_id)
-        return (await service.start_infusion(bed_id, body.user)).to_dict()
+        return (await service.start_infusion(bed_id, user.username)).to_dict()
 
-    @app.post("/api/beds/{bed_id}/infusion/stop", tags=["sessions"])
-    async def infusion_stop(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/infusion/stop", tags=["sessions"])
+    async def infusion_stop(bed_id: str, service: ServiceDep, user: CurrentUser,
+                            _body: Acting | None = None) -> dict[str, Any]:
         """Stop the infusion."""
         _bed(service, bed_id)
-        return (await service.stop_infusion(bed_id, body.user)).to_dict()
+        return (await service.stop_infusion(bed_id, user.username)).to_dict()
 
-    @app.post("/api/beds/{bed_id}/discharge", tags=["sessions"])
-    async def discharge(bed_id: str, body: Acting, service: ServiceDep) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/discharge", tags=["sessions"])
+    async def discharge(bed_id: str, service: ServiceDep, user: CurrentUser,
+                        _body: Acting | None = None) -> dict[str, Any]:
         """Close the session: alarms end, monitoring stops, the bed is free."""
         _bed(service, bed_id)
-        return (await service.discharge(bed_id, body.user)).to_dict()
+        return (await service.discharge(bed_id, user.username)).to_dict()
 
-    @app.get("/api/beds/{bed_id}/events", tags=["sessions"])
+    @api.get("/api/beds/{bed_id}/events", tags=["sessions"])
     async def list_events(bed_id: str, service: ServiceDep) -> list[dict[str, Any]]:
         """Events charted in the bed's current session."""
         _bed(service, bed_id)
         admission = service.admissions.get(bed_id)
         return [] if admission is None else await clinical_events(service.store, admission.id)
 
-    @app.post("/api/beds/{bed_id}/events", tags=["sessions"], status_code=201)
-    async def chart_event(bed_id: str, body: ChartBody, service: ServiceDep
-                          ) -> dict[str, Any]:
+    @api.post("/api/beds/{bed_id}/events", tags=["sessions"], status_code=201)
+    async def chart_event(bed_id: str, body: ChartBody, service: ServiceDep,
+                          user: CurrentUser) -> dict[str, Any]:
         """Chart premedication given, a side effect observed, or a note."""
         from monitor import admissions as records
 
         _bed(service, bed_id)
         now = time.time()
-        event = await records.chart(service.store, bed_id, body.kind, body.detail, body.user,
+        event = await records.chart(service.store, bed_id, body.kind, body.detail, user.username,
                                     body.time if body.time is not None else now, now)
         service.bus.publish(BedUpdate(bed_id, now, "event"))
         return event
 
-    @app.get("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
+    @api.get("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
     async def get_alarm_settings(bed_id: str, service: ServiceDep) -> dict[str, Any]:
         """The rules in force on the bed (site rules plus the patient's overrides)."""
         _bed(service, bed_id)
@@ -315,38 +330,39 @@ def create_app(
         return {"patient_overrides": None if admission is None else admission.alarm_settings,
                 "effective": service.alarms.rules_for(bed_id).to_mapping()}
 
-    @app.post("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
-    async def set_alarm_settings(bed_id: str, body: AlarmSettingsBody, service: ServiceDep
-                                 ) -> dict[str, Any]:
-        """Set the patient's own alarm delays and thresholds (audited; 422 names a bad one)."""
+    @api.post("/api/beds/{bed_id}/alarm-settings", tags=["alarms"])
+    async def set_alarm_settings(bed_id: str, body: AlarmSettingsBody, service: ServiceDep,
+                                 user: ChargeNurse) -> dict[str, Any]:
+        """Set the patient's own alarm delays and thresholds (audited; 422 names a bad one).
+        Charge nurses and admins only."""
         _bed(service, bed_id)
         try:
-            admission = await service.set_alarm_settings(bed_id, body.user, body.reason,
+            admission = await service.set_alarm_settings(bed_id, user.username, body.reason,
                                                          body.settings)
         except RuleError as exc:
             raise HTTPException(422, str(exc)) from None
         return {"patient_overrides": admission.alarm_settings,
                 "effective": service.alarms.rules_for(bed_id).to_mapping()}
 
-    @app.get("/api/beds/{bed_id}/baseline", tags=["sessions"])
+    @api.get("/api/beds/{bed_id}/baseline", tags=["sessions"])
     async def get_baseline(bed_id: str, service: ServiceDep) -> dict[str, Any] | None:
         """The bed's baselines with provenance (a preview before the infusion starts)."""
         _bed(service, bed_id)
         baseline: dict[str, Any] | None = service.alarms.bed_view(bed_id)["baseline"]
         return baseline
 
-    @app.post("/api/beds/{bed_id}/baseline", tags=["sessions"])
-    async def set_baseline(bed_id: str, body: RebaselineBody, service: ServiceDep
-                           ) -> dict[str, Any] | None:
+    @api.post("/api/beds/{bed_id}/baseline", tags=["sessions"])
+    async def set_baseline(bed_id: str, body: RebaselineBody, service: ServiceDep,
+                           user: CurrentUser) -> dict[str, Any] | None:
         """Re-baseline (with a reason, audited): given values, or recomputed from data."""
         _bed(service, bed_id)
         if body.dia is not None and body.sys is None:
             raise HTTPException(422, "a diastolic baseline needs a systolic one")
-        await service.rebaseline(bed_id, body.user, body.reason, body.hr, body.sys, body.dia)
+        await service.rebaseline(bed_id, user.username, body.reason, body.hr, body.sys, body.dia)
         baseline: dict[str, Any] | None = service.alarms.bed_view(bed_id)["baseline"]
         return baseline
 
-    @app.get("/api/beds/{bed_id}/observations", tags=["beds"],
+    @api.get("/api/beds/{bed_id}/observations", tags=["beds"],
              response_model=list[ObservationView])
     async def bed_observations(
         bed_id: str,
@@ -368,6 +384,9 @@ def create_app(
         """Live stream: snapshot first, then changes. ``?waveforms=all`` or a comma list of
         bed ids adds waveform messages for those beds."""
         service: Service = websocket.app.state.service
+        auth = await api_auth.websocket_auth(websocket)
+        if auth is None:
+            return
         await websocket.accept()
         wanted = _waveform_beds(waveforms, service)
         types: tuple[type, ...] = (Observation, DeviceStatus, AlarmEvent, BedUpdate)
@@ -383,6 +402,9 @@ def create_app(
             }))
             last_beat = 0.0
             while not reader.done():
+                if not await auth.still_valid():
+                    await websocket.close(WS_SIGNED_OUT, "signed out")
+                    break
                 await sub.wait(LIVE_FLUSH_S)
                 messages = _live_messages(sub.drain(), service, wanted)
                 now = time.monotonic()
@@ -407,6 +429,9 @@ def create_app(
     async def value_error(_request: Request, exc: ValueError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
+    api.include_router(api_auth.router())
+    app.include_router(api)
+    api_auth.install_pages(app, settings, WEB_DIR)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
     return app

@@ -1,4 +1,4 @@
-"""The ``spu-monitor`` command: serve, demo, simulate, record, replay."""
+"""The ``spu-monitor`` command: serve, demo, users, simulate, record, replay."""
 
 from __future__ import annotations
 
@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         "own pty that the server's driver reads: the real serial path.")
     _add_server_args(demo)
     demo.add_argument("--beds", type=int, default=8, help="number of beds (default 8, max 64)")
+
+    from monitor import users_cli
+
+    users = sub.add_parser(
+        "users", help="manage users, passwords and API tokens (no default account exists)",
+        description="Manage who may sign in. Passwords are read from standard input.")
+    users_cli.configure_parser(users)
 
     from monitor import replay
 
@@ -328,8 +335,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return replay.run(args)
 
 
+def cmd_users(args: argparse.Namespace) -> int:
+    """``spu-monitor users``."""
+    from monitor import users_cli
+
+    return users_cli.run(args)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
-            "replay": cmd_replay, "record": cmd_record}
+            "users": cmd_users, "replay": cmd_replay, "record": cmd_record}
 
 
 def main(argv: list[str] | None = None) -> int:

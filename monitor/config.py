@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     store_flush_s: float = Field(1.0, gt=0)
     escalation_webhook: str | None = None
     """URL that receives alarms left unacknowledged (JSON POST), e.g. a pager gateway."""
+    session_idle_minutes: float = Field(720, gt=0, le=7 * 24 * 60)
+    """A browser sign-in ends after this long without use (12 h: a shift)."""
+    secure_cookies: bool = False
+    """Mark the session cookie Secure even over plain HTTP, for a TLS proxy in front.
+    (Requests that arrive over HTTPS always get a Secure cookie.)"""
 
     @field_validator("escalation_webhook")
     @classmethod

@@ -63,7 +63,7 @@ class Store:
         try:
             engine = create_async_engine(url)
         except (SQLAlchemyError, ValueError, ImportError) as exc:
-            raise StoreError(f"cannot use database {_safe(url)}: {exc}") from exc
+            raise StoreError(f"cannot use database {safe_url(url)}: {exc}") from exc
         if engine.dialect.name == "sqlite":
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         store = cls(engine)
@@ -73,7 +73,7 @@ class Store:
             await store.migrate()
         except (SQLAlchemyError, OSError) as exc:
             await engine.dispose()
-            raise StoreError(f"cannot open database {_safe(url)}: {exc}") from exc
+            raise StoreError(f"cannot open database {safe_url(url)}: {exc}") from exc
         return store
 
     async def migrate(self) -> None:
@@ -213,7 +213,7 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _safe(url: str) -> str:
+def safe_url(url: str) -> str:
     """The URL without its password, for messages and logs."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)

@@ -1,4 +1,4 @@
-"""The spu-monitor command as a user runs it: help, simulate onto a pty, the demo."""
+"""The spu-monitor command as a user runs it: help, simulate onto a pty, the demo, users."""
 
 from __future__ import annotations
 
@@ -19,9 +19,20 @@ from tests.conftest import MS
 from tests.liveserver import free_port
 
 CLI = [sys.executable, "-m", "monitor"]
+PASSWORD = "correct horse battery"
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["simulate"], ["demo"]])
+def users(db: Path | str, *args: str, password: str | None = None
+          ) -> subprocess.CompletedProcess[str]:
+    """Run ``spu-monitor users ARGS --db DB``, the password (if any) piped on stdin (never
+    a terminal: an empty pipe when there is no password)."""
+    return subprocess.run(CLI + ["users", *args, "--db", str(db)], capture_output=True,
+                          text=True, timeout=60,
+                          input="" if password is None else password + "\n")
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["simulate"], ["demo"], ["users"],
+                                     ["users", "add"], ["users", "token"]])
 def test_cli_help(command: list[str]) -> None:
     out = subprocess.run(CLI + command + ["--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
@@ -79,16 +90,31 @@ def test_demo_plan_mixes_scenarios() -> None:
 
 def test_cli_demo_serves_live_values(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(CLI + ["demo", "--beds", "3", "--port", str(port), "--db",
-                                   str(tmp_path / "demo.db")],
+    db = str(tmp_path / "demo.db")
+    # The demo has no default account: the operator adds one on its database.
+    added = users(db, "add", "nurse.demo", "--role", "nurse", password=PASSWORD)
+    assert added.returncode == 0, added.stderr
+    proc = subprocess.Popen(CLI + ["demo", "--beds", "3", "--port", str(port), "--db", db],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2)
     try:
         deadline = time.monotonic() + 20
+        signed_in = False
+        while not signed_in and time.monotonic() < deadline:
+            try:
+                assert http.get("/api/beds").status_code == 401  # not signed in yet
+                r = http.post("/login", json={"username": "nurse.demo", "password": PASSWORD})
+                assert r.status_code == 200, r.text
+                assert r.json()["username"] == "nurse.demo"
+                signed_in = True
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert signed_in, "demo did not accept a sign-in within 20 s"
         beds: list[dict] = []
         while time.monotonic() < deadline:
             try:
-                beds = httpx.get(f"http://127.0.0.1:{port}/api/beds", timeout=2).json()
+                beds = http.get("/api/beds").json()  # the session cookie signs in
             except httpx.HTTPError:
                 beds = []
             if len(beds) == 3 and all("SPO2" in b["latest"] for b in beds):
@@ -100,6 +126,7 @@ def test_cli_demo_serves_live_values(tmp_path: Path) -> None:
                                   text=True).stdout.split()
         assert children, "the simulators run in a child process"
     finally:
+        http.close()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal
         try:
             output, _ = proc.communicate(timeout=15)
@@ -112,3 +139,53 @@ def test_cli_demo_serves_live_values(tmp_path: Path) -> None:
         with pytest.raises(ProcessLookupError):
             os.kill(int(pid), 0)
     assert " lost:" not in output
+
+
+def test_cli_users_add_list_and_token(tmp_path: Path) -> None:
+    db = tmp_path / "users.db"
+    out = users(db, "list")
+    assert out.returncode == 0 and "no users yet" in out.stdout
+    out = users(db, "add", "Nurse.Ada", "--role", "charge nurse", password=PASSWORD)
+    assert out.returncode == 0, out.stderr
+    assert "nurse.ada" in out.stdout and "charge_nurse" in out.stdout
+    assert PASSWORD not in out.stdout + out.stderr
+    out = users(db, "add", "dr.lee", "--role", "admin", password=PASSWORD)
+    assert out.returncode == 0, out.stderr
+    listed = {line.split()[0]: line.split()[1]
+              for line in users(db, "list").stdout.splitlines()}
+    assert listed == {"nurse.ada": "charge_nurse", "dr.lee": "admin"}
+    out = users(db, "token", "nurse.ada", "--name", "pager-gateway")
+    assert out.returncode == 0, out.stderr
+    token = out.stdout.strip()
+    assert token.startswith("spu_") and len(token) > 20
+
+
+def test_cli_users_add_short_password_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "users.db"
+    out = users(db, "add", "nurse.ada", "--role", "nurse", password="short")
+    assert out.returncode == 2
+    assert "8 characters" in out.stderr
+    assert "nurse.ada" not in users(db, "list").stdout
+
+
+def test_cli_users_add_unknown_role_lists_the_roles(tmp_path: Path) -> None:
+    out = users(tmp_path / "users.db", "add", "nurse.ada", "--role", "boss",
+                password=PASSWORD)
+    assert out.returncode == 2
+    assert "unknown role 'boss'" in out.stderr
+    assert all(role in out.stderr for role in ("nurse", "charge_nurse", "admin"))
+
+
+def test_cli_users_add_duplicate_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "users.db"
+    assert users(db, "add", "nurse.ada", "--role", "nurse", password=PASSWORD).returncode == 0
+    out = users(db, "add", "NURSE.ADA", "--role", "admin", password=PASSWORD)
+    assert out.returncode == 2
+    assert "already exists" in out.stderr
+    assert users(db, "list").stdout.split()[:2] == ["nurse.ada", "nurse"]
+
+
+def test_cli_users_add_without_password_is_refused(tmp_path: Path) -> None:
+    out = users(tmp_path / "users.db", "add", "nurse.ada", "--role", "nurse", password=None)
+    assert out.returncode == 2
+    assert "password" in out.stderr

@@ -1,4 +1,5 @@
-"""The dashboard in a real Chromium: live values, offline state, server loss banner."""
+"""The dashboard in a real Chromium: live values, offline state, server loss banner (each
+page signed in first, as the default test user)."""
 
 from __future__ import annotations
 
@@ -41,9 +42,15 @@ async def unit_server(tmp_path: Path):
         p.close()
 
 
+async def open_signed_in(page: Page, live: LiveServer, path: str = "/") -> None:
+    """Sign the page's browser context in, then open the dashboard."""
+    await live.sign_in(page)
+    await page.goto(live.url + path)
+
+
 async def test_dashboard_shows_live_values_within_3_seconds(page: Page, unit_server) -> None:
     live, *_ = unit_server
-    await page.goto(live.url + "/")
+    await open_signed_in(page, live)
     tile = page.locator('[data-bed="bed-1"]')
     await expect(tile).to_be_visible()
     await expect(tile.locator('[data-metric="SPO2"] .value')).to_have_text(
@@ -56,7 +63,7 @@ async def test_dashboard_shows_live_values_within_3_seconds(page: Page, unit_ser
 
 async def test_dashboard_shows_device_offline(page: Page, unit_server) -> None:
     live, ports, sims = unit_server
-    await page.goto(live.url + "/")
+    await open_signed_in(page, live)
     tile = page.locator('[data-bed="bed-2"]')
     await expect(tile.locator('[data-metric="SPO2"] .value')).not_to_have_text("--", timeout=3000)
     sims[1].cancel()  # the device stops, then its cable is pulled
@@ -70,7 +77,7 @@ async def test_dashboard_shows_device_offline(page: Page, unit_server) -> None:
 
 async def test_dashboard_banner_when_server_is_lost(page: Page, unit_server) -> None:
     live, *_ = unit_server
-    await page.goto(live.url + "/")
+    await open_signed_in(page, live)
     banner = page.locator("#connection-banner")
     await expect(page.locator('[data-bed="bed-1"] [data-metric="SPO2"] .value')).not_to_have_text(
         "--", timeout=3000)

@@ -13,7 +13,7 @@ from playwright.async_api import Locator, Page, expect
 
 from tests import test_dashboard_ui as ui
 from tests.conftest import ARTIFACTS
-from tests.test_dashboard_ui import NURSE, Bed, Unit, admit, open_dashboard, running_unit
+from tests.test_dashboard_ui import Bed, Unit, admit, open_dashboard, running_unit
 
 pytestmark = pytest.mark.browser
 
@@ -97,7 +97,7 @@ async def test_pain_journal_is_charted_and_listed(
         await expect(timeline).to_contain_text(
             "Pain journal: pain 7, worst 9, least 5, 24 h 8, movement 6, "
             "affective 2 (moderate), punishing 1, relief 30 %, aching/burning, "
-            "skin colour change — slept badly (Nurse Test)",
+            f"skin colour change — slept badly ({u.live.user})",
             timeout=5000,
         )
         await expect(form.locator(".form-message")).to_contain_text("Pain journal saved")
@@ -109,7 +109,7 @@ async def test_pain_journal_is_charted_and_listed(
         await expect(rows).to_have_count(1)
         cells = [await c.text_content() for c in await rows.first.locator("td").all()]
         assert re.fullmatch(r"\d\d:\d\d", cells[0]), cells
-        assert cells[1:] == ["7", "9", "5", "8", "2", "6", "30\u00a0%", NURSE], cells
+        assert cells[1:] == ["7", "9", "5", "8", "2", "6", "30\u00a0%", u.live.user], cells
         # The table fits the side panel: nothing to scroll sideways.
         wrap = page.locator(".journal-wrap")
         assert await wrap.evaluate("w => w.scrollWidth <= w.clientWidth + 1"), "table too wide"
@@ -117,7 +117,7 @@ async def test_pain_journal_is_charted_and_listed(
         # Only what the nurse filled is sent.
         journal = await journal_events(page, u)
         assert len(journal) == 1
-        assert journal[0]["recorded_by"] == NURSE
+        assert journal[0]["recorded_by"] == u.live.user
         assert journal[0]["detail"] == {
             "pain": 7,
             "worst_pain": 9,
@@ -137,7 +137,7 @@ async def test_pain_journal_is_charted_and_listed(
         await pick(form, "movement", "8")
         await form.locator('[data-action="journal"]').click()
         await expect(timeline).to_contain_text(
-            "Pain journal: pain 4, movement 8 (Nurse Test)", timeout=5000
+            f"Pain journal: pain 4, movement 8 ({u.live.user})", timeout=5000
         )
         await expect(rows).to_have_count(2)
         journal = await journal_events(page, u)
@@ -160,6 +160,11 @@ async def test_inconsistent_journal_is_refused_on_the_client(
         await open_dashboard(page, u)
         await admit(page, u, "bed-1", "J. Journal", start=True)
         await page.goto(f"{u.live.url}/#bed/bed-1")
+        # (Only the hash changes: the page may show the bed before the live stream brings
+        # the infusion start. Wait for it.)
+        await expect(page.locator(".d-phase")).to_have_text(
+            re.compile(r"^Infusion \d+:\d\d$"), timeout=5000
+        )
         # Taken before the infusion: once it runs, the journal is there but collapsed.
         await expect(page.locator("details.journal-box")).to_be_visible(timeout=5000)
         assert await page.locator("details.journal-box").get_attribute("open") is None

@@ -1,6 +1,7 @@
 """The central-station dashboard in a real Chromium, against a live server fed by simulated
 GE S/5 monitors on ptys: live values, waveforms, alarms, sound, bed detail, session flow,
-server loss, and screenshots of the overview at the two station screen sizes."""
+server loss, and screenshots of the overview at the two station screen sizes. Every page
+signs in first (the default test user); actions record that user."""
 
 from __future__ import annotations
 
@@ -24,9 +25,6 @@ from tests.conftest import ARTIFACTS
 from tests.liveserver import LiveServer
 
 pytestmark = pytest.mark.browser
-
-NURSE = "Nurse Test"
-
 
 @dataclass
 class Bed:
@@ -64,9 +62,12 @@ def _codec(protocol: str) -> GeS5DeviceCodec | NoninDeviceCodec:
 
 
 @contextlib.asynccontextmanager
-async def running_unit(tmp_path: Path, beds: list[Bed], page: Page) -> AsyncIterator[Unit]:
-    """Start simulators and a live server; on exit leave the page first (so that its
-    reconnection attempts to the stopped server are not counted as errors)."""
+async def running_unit(
+    tmp_path: Path, beds: list[Bed], page: Page, users: dict[str, str] | None = None
+) -> AsyncIterator[Unit]:
+    """Start simulators and a live server (with ``users``, username -> role; by default the
+    test server's users); on exit leave the page first (so that its reconnection attempts
+    to the stopped server are not counted as errors)."""
     ports = [PtyPort(link=str(tmp_path / f"tty{i}")) for i in range(len(beds))]
     sims = [
         asyncio.create_task(
@@ -99,7 +100,7 @@ async def running_unit(tmp_path: Path, beds: list[Bed], page: Page) -> AsyncIter
         ],
     )
     db = str(tmp_path / "ui.db")
-    live = LiveServer(unit, db=db, reconnect_max_s=0.5)
+    live = LiveServer(unit, db=db, users=users, reconnect_max_s=0.5)
     await asyncio.to_thread(live.start)
     u = Unit(live, ports, sims, db, tmp_path, unit)
     try:
@@ -132,11 +133,10 @@ def console_errors(page: Page) -> list[str]:
     return errors
 
 
-async def open_dashboard(page: Page, u: Unit, path: str = "/", user: str | None = NURSE) -> None:
-    if user is not None:
-        await page.add_init_script(
-            f"if (location.protocol === 'http:') localStorage.setItem('spu-monitor.user', {user!r})"
-        )
+async def open_dashboard(page: Page, u: Unit, path: str = "/", user: str | None = None) -> None:
+    """Sign the page in (as ``user``, by default the server's first test user), then open
+    the dashboard at ``path``."""
+    await u.live.sign_in(page, user)
     await page.goto(u.live.url + path)
 
 
@@ -146,13 +146,11 @@ async def admit(
     """Admit a patient through the API (as another station would)."""
     res = await page.request.post(
         f"{u.live.url}/api/beds/{bed}/admit",
-        data={"user": NURSE, "patient_label": label, "infusion_day": day, "dose_mg": dose},
+        data={"patient_label": label, "infusion_day": day, "dose_mg": dose},
     )
     assert res.ok, await res.text()
     if start:
-        res = await page.request.post(
-            f"{u.live.url}/api/beds/{bed}/infusion/start", data={"user": NURSE}
-        )
+        res = await page.request.post(f"{u.live.url}/api/beds/{bed}/infusion/start", data={})
         assert res.ok, await res.text()
 
 
@@ -390,7 +388,7 @@ async def test_desaturation_alarm_is_shown_sounds_and_is_acknowledged(
         target = page.locator(f'[data-alarm-rule="{rule}"]')
         await target.locator('[data-action="acknowledge"]').click()
         await expect(target).to_have_attribute("data-state", "acknowledged", timeout=5000)
-        await expect(target.locator(".a-ack")).to_contain_text(NURSE)
+        await expect(target.locator(".a-ack")).to_contain_text(u.live.user)
         # Acknowledged: audio stops for it; the colour stays, steady.
         await expect(page.locator("body")).not_to_have_attribute(
             "data-playing", re.compile("^(medium|high)$"), timeout=3000
@@ -398,7 +396,7 @@ async def test_desaturation_alarm_is_shown_sounds_and_is_acknowledged(
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / "dashboard-ui-alarm.png"))
         log = await (await page.request.get(f"{u.live.url}/api/alarms/log?bed_id=bed-2")).json()
-        assert any(e["event"] == "acknowledged" and e["user"] == NURSE for e in log)
+        assert any(e["event"] == "acknowledged" and e["user"] == u.live.user for e in log), log
     assert not console_errors
 
 
@@ -412,6 +410,13 @@ async def test_alarm_panel_order_and_audio_follow_priority(
         await expect(page.locator('[data-bed="bed-2"] [data-metric="HR"] .value')).to_have_text(
             re.compile(r"^\d+$"), timeout=3000
         )
+        # The page reconnects once the beds are known (to ask for their waveforms), and the
+        # new connection's snapshot replaces the alarms: inject only after it, i.e. once
+        # waveforms flow. (Values alone may come from the first connection's snapshot.)
+        for bed in ("bed-1", "bed-2"):
+            await page.wait_for_function(
+                INK_AT_LEAST, arg=[f'[data-bed="{bed}"] canvas.strip-canvas', 20], timeout=8000
+            )
         await page.evaluate("""async () => {
             const { applyMessage, serverNow } = await import('/state.js');
             const now = serverNow();
@@ -473,24 +478,9 @@ async def test_audio_pause_countdown(page: Page, tmp_path: Path, console_errors)
         assert await paused.text_content() != first, "the countdown runs"
         bed = await (await page.request.get(f"{u.live.url}/api/beds/bed-1")).json()
         assert bed["audio_paused_until"] is not None
-    assert not console_errors
-
-
-async def test_action_without_a_name_asks_who_is_at_the_station(
-    page: Page, tmp_path: Path, console_errors
-) -> None:
-    async with running_unit(tmp_path, [Bed()], page) as u:
-        await open_dashboard(page, u, user=None)
-        await page.locator('[data-bed="bed-1"] [data-action="audio-pause"]').click()
-        await expect(page.locator(".toast")).to_contain_text("Who is at the station?")
-        await expect(page.locator("#who-input")).to_be_focused()
-        await page.locator("#who-input").fill("Anna")
-        await page.locator("#who-input").press("Enter")
-        assert await page.evaluate("localStorage.getItem('spu-monitor.user')") == "Anna"
-        await page.locator('[data-bed="bed-1"] [data-action="audio-pause"]').click()
-        await expect(page.locator('[data-bed="bed-1"] .audio-paused')).to_contain_text(
-            "audio paused", timeout=3000
-        )
+        # The pause is recorded as the signed-in user's.
+        log = await (await page.request.get(f"{u.live.url}/api/alarms/log?bed_id=bed-1")).json()
+        assert [e["user"] for e in log if e["event"] == "audio_paused"] == [u.live.user], log
     assert not console_errors
 
 
@@ -530,6 +520,7 @@ async def test_admit_and_start_infusion_from_the_screen(
         await chart.locator('[name="midazolam_mg"]').fill("3")
         await chart.locator('[data-action="chart"]').click()
         await expect(page.locator(".timeline")).to_contain_text("midazolam 3 mg", timeout=5000)
+        await expect(page.locator(".timeline")).to_contain_text(f"Admitted ({u.live.user})")
         # Re-baseline: the reason is mandatory.
         await page.locator(".rebaseline-box summary").click()
         rebase = page.locator("form.rebaseline-form")
@@ -546,6 +537,15 @@ async def test_admit_and_start_infusion_from_the_screen(
         await expect(tile.locator(".phase")).to_have_text(re.compile(r"^Infusion \d+:\d\d$"))
         events = await (await page.request.get(f"{u.live.url}/api/beds/bed-2/events")).json()
         assert [e["detail"]["drug"] for e in events] == ["midazolam"]
+        # Every action is recorded as the signed-in user's.
+        assert [e["recorded_by"] for e in events] == [u.live.user]
+        baseline = await (await page.request.get(f"{u.live.url}/api/beds/bed-2/baseline")).json()
+        assert baseline["hr"]["confirmed_by"] == u.live.user, baseline
+        assert baseline["hr"]["reason"] == "first readings taken while anxious", baseline
+        log = await (await page.request.get(f"{u.live.url}/api/alarms/log?bed_id=bed-2")).json()
+        users = {e["event"]: e["user"] for e in log
+                 if e["event"] in ("infusion_start", "rebaseline")}
+        assert users == {"infusion_start": u.live.user, "rebaseline": u.live.user}, log
     assert not console_errors
 
 
@@ -558,7 +558,7 @@ async def test_bed_detail_shows_waveforms_trends_and_log(
         await admit(page, u, "bed-1", "A. Patient", day=2, dose=40, start=True)
         res = await page.request.post(
             f"{u.live.url}/api/beds/bed-1/events",
-            data={"user": NURSE, "kind": "side_effect", "detail": {"effect": "dysphoria"}},
+            data={"kind": "side_effect", "detail": {"effect": "dysphoria"}},
         )
         assert res.ok, await res.text()
         await page.goto(u.live.url + "/#bed/bed-1")

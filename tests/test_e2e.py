@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from monitor.config import BedConfig, DeviceConfig, UnitConfig
 from simulators.masimo import MasimoDeviceCodec
@@ -46,8 +47,8 @@ async def server(unit_with_simulator, tmp_path: Path):
 
 async def test_e2e_serial_bytes_reach_api_store_and_websocket(server) -> None:
     live, _port = server
-    async with httpx.AsyncClient(base_url=live.url) as http:
-        async with connect(live.ws_url + "/ws/live") as ws:
+    async with httpx.AsyncClient(base_url=live.url, headers=live.headers) as http:
+        async with connect(live.ws_url + "/ws/live", additional_headers=live.headers) as ws:
             first = json.loads(await ws.recv())
             assert first["type"] == "snapshot"
             assert {b["id"] for b in first["beds"]} == {"bed-1", "bed-2"}
@@ -80,7 +81,7 @@ async def test_e2e_serial_bytes_reach_api_store_and_websocket(server) -> None:
 
 async def test_e2e_websocket_reports_unplug_and_replug(server) -> None:
     live, port = server
-    async with connect(live.ws_url + "/ws/live") as ws:
+    async with connect(live.ws_url + "/ws/live", additional_headers=live.headers) as ws:
         await ws.recv()  # snapshot
 
         async def wait_state(state: str) -> dict:
@@ -100,9 +101,20 @@ async def test_e2e_websocket_reports_unplug_and_replug(server) -> None:
 
 async def test_e2e_heartbeat_arrives_every_second(server) -> None:
     live, _ = server
-    async with connect(live.ws_url + "/ws/live") as ws:
+    async with connect(live.ws_url + "/ws/live", additional_headers=live.headers) as ws:
         beats = 0
         async with asyncio.timeout(4000 * MS):
             while beats < 2:
                 if json.loads(await ws.recv())["type"] == "heartbeat":
                     beats += 1
+
+
+async def test_e2e_live_stream_and_api_require_sign_in(server) -> None:
+    live, _ = server
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(live.ws_url + "/ws/live"):
+            pass
+    assert refused.value.response.status_code == 401
+    async with httpx.AsyncClient(base_url=live.url) as http:
+        assert (await http.get("/api/beds")).status_code == 401
+        assert (await http.get("/healthz")).status_code == 200

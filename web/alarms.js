@@ -92,7 +92,9 @@ export class AlarmPanel {
       const res = await act(`/api/alarms/${encodeURI(alarmId)}/acknowledge`, {}, "Acknowledge");
       if (res) {
         // The live stream confirms it; show it at once meanwhile.
-        patchAlarm(alarmId, { acknowledged: true, acked_by: currentUser(), acked_at: serverNow() });
+        // The server records the signed-in user; show its answer, else who is signed in.
+        patchAlarm(alarmId, { acknowledged: true, acked_by: res.acked_by || currentUser(),
+          acked_at: res.acked_at ?? serverNow() });
       }
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 409)) {

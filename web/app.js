@@ -6,7 +6,8 @@
 //   tiles.js    overview tiles            alarms.js  alarm panel
 //   waveform.js sweeping waveforms        audio.js   alarm tones
 //   detail.js   bed detail and session    trends.js  trend canvas
-//   session.js  who is at the station     api.js     HTTP actions
+//   session.js  who is signed in          api.js     HTTP actions
+//   login.js    the sign-in page (login.html)
 
 import { LiveConnection } from "./ws.js";
 import { state, subscribe, applyMessage, setLive, audioPaused } from "./state.js";
@@ -14,13 +15,16 @@ import { Overview } from "./tiles.js";
 import { AlarmPanel } from "./alarms.js";
 import { WaveformHub } from "./waveform.js";
 import { Detail } from "./detail.js";
-import { initSession } from "./session.js";
+import { loadSession, initSession } from "./session.js";
 import { initAudio, enableSound, soundTest, setAudible, soundOn } from "./audio.js";
 import { setText } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
-initSession($("who-input"));
+// Who is signed in. Not signed in: this goes to the sign-in page and never returns, so no
+// WebSocket is opened. Server unreachable: it returns and the banner tells the nurse.
+await loadSession();
+initSession($("user-box"));
 
 const hub = new WaveformHub();
 const overview = new Overview($("beds"), hub);

@@ -334,7 +334,7 @@ export class Detail {
             title: typeof d.affective === "number" ? AFFECTIVE[Math.round(d.affective)] || "" : "" }),
           el("td", { textContent: score(d, "movement") }),
           el("td", { textContent: typeof d.relief_percent === "number" ? `${score(d, "relief_percent")}\u00a0%` : "" }),
-          el("td", { textContent: e.recorded_by || "", title: extra.join("; ") }));
+          el("td", { title: extra.join("; ") }, ...breakableName(e.recorded_by || "")));
       });
     this.journalBody.replaceChildren(...(rows.length ? rows
       : [el("tr", { class: "none" }, el("td", { colSpan: 9, textContent: "No journal entry this session." }))]));
@@ -777,4 +777,18 @@ function describeEvent(e) {
   else text = e.kind.replace(/_/g, " ");
   if (d.note) text += ` — ${d.note}`;
   return `${text} (${e.recorded_by})`;
+}
+
+/**
+ * A username as text nodes with a line-break opportunity (<wbr>) after each ".", "_", "-"
+ * or "@": usernames have no spaces ("nurse.test"), so a narrow column would otherwise
+ * overflow or break mid-word.
+ */
+function breakableName(name) {
+  const out = [];
+  for (const part of String(name).split(/(?<=[._@-])/)) {
+    if (out.length) out.push(el("wbr"));
+    out.push(part);
+  }
+  return out;
 }
