@@ -169,6 +169,10 @@ async def open_transport(
                 parity=settings.parity,
                 stopbits=settings.stopbits,
                 rtscts=settings.rtscts,
+                # One reader per port: a second one (a forgotten `spu-monitor record`, a
+                # second service) would split the byte stream, and both would see corrupt
+                # frames. Locked, the second fails to open with a clear error instead.
+                exclusive=True,
             )
         except (serial.SerialException, termios.error) as exc:
             raise DeviceOpenError(f"cannot open serial port {url}: {exc}") from exc

@@ -123,6 +123,20 @@ async def test_unplugged_link_does_not_lead_to_the_next_pty(tmp_path: Path) -> N
         pulled.close()
 
 
+async def test_a_port_has_one_reader(pty_port: PtyPort) -> None:
+    """A second reader would split the byte stream (both seeing corrupt frames): while
+    one driver holds the port, another's open fails, clearly; once closed it opens."""
+    first = await drivers.open_device(pty_port.path, "masimo")
+    try:
+        with pytest.raises(DeviceOpenError, match="cannot open serial port"):
+            second = await drivers.open_device(pty_port.path, "masimo")
+            await second.aclose()
+    finally:
+        await first.aclose()
+    again = await drivers.open_device(pty_port.path, "masimo")
+    await again.aclose()
+
+
 async def test_runner_reports_stale_when_device_goes_quiet(tmp_path: Path, bus: Bus) -> None:
     port = PtyPort(link=str(tmp_path / "ttyQUIET"))
     runner = DeviceRunner(bus, DeviceConfig(id="quiet", protocol="masimo", port=port.path),
