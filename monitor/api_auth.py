@@ -165,6 +165,12 @@ def safe_next(value: object) -> str:
     return text
 
 
+def _set_session_cookie(request: Request, response: Response, token: str,
+                        always_secure: bool) -> None:
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/",
+                        secure=always_secure or request.url.scheme == "https")
+
+
 def _login_redirect(error: str, next_path: str) -> RedirectResponse:
     return RedirectResponse(f"/login?error={error}&next={quote(next_path, safe='')}",
                             status_code=303)
@@ -180,6 +186,15 @@ class NewUserBody(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChangeBody(BaseModel):
+    """Change your own password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 def router() -> APIRouter:
     """``/api/me`` and the admins' ``/api/users`` (included under the sign-in dependency)."""
     api = APIRouter(tags=["users"])
@@ -188,6 +203,24 @@ def router() -> APIRouter:
     async def me(user: CurrentUser) -> dict[str, str]:
         """Who is signed in, and with which role."""
         return user.to_dict()
+
+    @api.post("/api/me/password")
+    async def change_password(request: Request, body: PasswordChangeBody, user: CurrentUser
+                              ) -> Response:
+        """Change your own password. Every session of yours ends (other stations too);
+        a browser gets a fresh session cookie and stays signed in."""
+        accounts = accounts_of(request.app)
+        try:
+            await accounts.authenticate(user.username, body.current_password)
+        except AuthError:
+            raise HTTPException(403, "the current password is wrong") from None
+        await accounts.set_password(user.username, body.new_password, user.username)
+        response = JSONResponse({"username": user.username, "status": "password changed"})
+        if request.cookies.get(SESSION_COOKIE):
+            token = await accounts.open_session(user)
+            _set_session_cookie(request, response, token,
+                                request.app.state.service.settings.secure_cookies)
+        return response
 
     @api.get("/api/users")
     async def list_users(request: Request, _admin: Admin) -> list[dict[str, object]]:
@@ -226,9 +259,7 @@ def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
     throttle = SignInThrottle()
 
     def set_cookie(request: Request, response: Response, token: str) -> None:
-        response.set_cookie(
-            SESSION_COOKIE, token, httponly=True, samesite="strict", path="/",
-            secure=settings.secure_cookies or request.url.scheme == "https")
+        _set_session_cookie(request, response, token, settings.secure_cookies)
 
     @app.get("/login", include_in_schema=False)
     async def login_page() -> FileResponse:

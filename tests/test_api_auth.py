@@ -340,3 +340,25 @@ def test_docs_after_sign_in(unit: Unit) -> None:
     assert "/login" not in spec["paths"]
     schemes = spec["components"]["securitySchemes"]
     assert {s["type"] for s in schemes.values()} == {"http", "apiKey"}
+
+
+def test_change_your_own_password(unit: Unit) -> None:
+    with unit.client() as browser, unit.client() as other_station:
+        sign_in(browser, "nurse.ada")
+        sign_in(other_station, "nurse.ada")
+        new = "a brand new passphrase"
+        r = browser.post("/api/me/password", json={"current_password": "wrong one",
+                                                   "new_password": new})
+        assert r.status_code == 403 and r.json()["detail"] == "the current password is wrong"
+        r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
+                                                   "new_password": "short"})
+        assert r.status_code == 422 and "too short" in r.json()["detail"]
+        r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
+                                                   "new_password": new})
+        assert r.status_code == 200 and r.json()["status"] == "password changed"
+        # This browser stays signed in with a fresh session; the other station is out.
+        assert browser.get("/api/me").json()["username"] == "nurse.ada"
+        assert other_station.get("/api/me").status_code == 401
+    with unit.client() as browser:
+        assert sign_in(browser, "nurse.ada").headers["location"].startswith("/login?error")
+        assert sign_in(browser, "nurse.ada", new).headers["location"] == "/"

@@ -260,3 +260,40 @@ async def test_nurse_acknowledges_but_may_not_change_alarm_settings(
     assert not errors, errors
     assert any("HTTP 403 POST" in e for e in console_errors), console_errors
 
+
+
+async def test_change_your_own_password(page: Page, tmp_path: Path, console_errors) -> None:
+    async with running_unit(tmp_path, [Bed()], page) as u:
+        await open_dashboard(page, u)
+        await expect(page.locator(SPO2)).to_have_text(SPO2_VALUE, timeout=LIVE_MS)
+        await page.locator("#change-password").click()
+        dialog = page.locator("#password-dialog")
+        await expect(dialog).to_be_visible()
+        fields = dialog.locator("input")
+        message = dialog.locator("#password-message")
+
+        async def submit(current: str, new: str, repeat: str) -> None:
+            await fields.nth(0).fill(current)
+            await fields.nth(1).fill(new)
+            await fields.nth(2).fill(repeat)
+            await dialog.get_by_role("button", name="Change password").click()
+
+        await submit(TEST_PASSWORD, "new passphrase 1", "new passphrase 2")
+        await expect(message).to_have_text("The two new passwords differ.")
+        await submit("not my password", "new passphrase 1", "new passphrase 1")
+        await expect(message).to_have_text("Not changed: the current password is wrong.")
+        await expect(message).to_have_attribute("data-kind", "error")
+        await submit(TEST_PASSWORD, "new passphrase 1", "new passphrase 1")
+        await expect(message).to_have_text(re.compile(r"^Password changed\."))
+        await page.screenshot(path=str(ARTIFACTS / "change-password.png"))
+        await dialog.get_by_role("button", name="Close").click()
+        await expect(dialog).to_be_hidden()
+        # Still signed in here (a fresh session), and the new password is the one that works.
+        await expect(page.locator(SPO2)).to_have_text(SPO2_VALUE, timeout=LIVE_MS)
+        assert (await page.request.get(u.live.url + "/api/me")).ok
+        await page.locator("#sign-out").click()
+        await fill_sign_in(page, u.live.user, TEST_PASSWORD)
+        await expect(page.locator('#login-message[data-kind="error"]')).to_be_visible()
+        await fill_sign_in(page, u.live.user, "new passphrase 1")
+        await expect(page).to_have_url(u.live.url + "/")
+    assert not unexpected(console_errors, 403)

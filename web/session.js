@@ -128,6 +128,8 @@ function render() {
   const name = el("span", { class: "user-name", id: "user-name", textContent: me ? me.username : "…" });
   const role = el("span", { class: "user-role", id: "user-role", "data-role": currentRole(),
     textContent: me ? ROLE_TEXT[me.role] || me.role || "" : "" });
+  const password = el("button", { type: "button", class: "signout", id: "change-password",
+    textContent: "Password", title: "Change your password", onclick: openPasswordDialog });
   const form = el("form", { class: "signout-form", id: "signout-form", method: "post", action: "/logout" },
     el("button", { type: "submit", class: "signout", id: "sign-out", textContent: "Sign out" }));
   const who = el("span", { class: "user-who", title: "Signed in at this station" },
@@ -135,5 +137,67 @@ function render() {
     role);
   box.dataset.user = currentUser();
   box.dataset.role = currentRole();
-  box.replaceChildren(who, form);
+  box.replaceChildren(who, password, form);
+}
+
+/** The "Change your password" dialog: POST /api/me/password; this browser stays signed in,
+ * every other session of the user ends. Errors are shown in the dialog, not as toasts. */
+function openPasswordDialog() {
+  const dialog = document.getElementById("password-dialog");
+  const form = document.getElementById("password-form");
+  const message = document.getElementById("password-message");
+  if (!dialog || !form || !message) return;
+  const say = (text, kind) => {
+    message.textContent = text;
+    message.dataset.kind = kind;
+    message.setAttribute("role", kind === "error" ? "alert" : "status");
+    message.hidden = !text;
+  };
+  form.reset();
+  say("", "info");
+  const cancel = document.getElementById("password-cancel");
+  cancel.textContent = "Cancel";
+  cancel.onclick = () => dialog.close();
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const data = new FormData(form);
+    const current = String(data.get("current_password") || "");
+    const next = String(data.get("new_password") || "");
+    if (next !== String(data.get("repeat_password") || "")) {
+      say("The two new passwords differ.", "error");
+      return;
+    }
+    let res;
+    try {
+      res = await fetch("/api/me/password", {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify({ current_password: current, new_password: next }),
+      });
+    } catch {
+      say("The server cannot be reached: the password is unchanged.", "error");
+      return;
+    }
+    if (res.status === 401) {
+      signInAgain("expired");
+      return;
+    }
+    if (!res.ok) {
+      let detail = `${res.status} ${res.statusText}`;
+      try {
+        const body = await res.json();
+        if (typeof body.detail === "string") detail = body.detail;
+        else if (Array.isArray(body.detail)) detail = body.detail.map((d) => d.msg).join("; ");
+      } catch {
+        /* not JSON */
+      }
+      say(`Not changed: ${detail}.`, "error");
+      return;
+    }
+    form.reset();
+    cancel.textContent = "Close";
+    say("Password changed. Other stations signed in as you are signed out.", "info");
+  };
+  dialog.showModal();
 }
