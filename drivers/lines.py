@@ -6,12 +6,23 @@ with CR alone are not held back a line. A line that will not parse is counted; i
 line starts inside it (noise in front of a record), that line is still decoded. A buffer
 that grows past ``max_line`` without a terminator is garbage and is cut, keeping only a
 possible line start.
+
+These lines carry no checksum, so a line that lost a byte or a few (a digit, a space, part
+of a key) may still parse, with a wrong number. A device prints every line in the same
+layout (fixed-width values, fixed columns), and a loss changes it. So a subclass may give
+each data line a *layout* (:meth:`LineCodec.line_layout`): a line in the layout of the
+lines before it is decoded at once; a line in another layout is held back until the next
+one. If that one has the same new layout, the device changed it (another model, a column
+that widened) and both are decoded; otherwise the held line was damaged: it is counted in
+``frames_bad`` and dropped. The first data line sets the layout: nothing comes before it
+to compare it with.
 """
 
 from __future__ import annotations
 
 import re
 from abc import abstractmethod
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from drivers.base import HostCodec
@@ -30,6 +41,10 @@ class LineCodec(HostCodec):
     def __init__(self, device_id: str = "device") -> None:
         super().__init__(device_id)
         self._buffer = bytearray()
+        self._layout: Hashable | None = None  # of the last data lines decoded
+        self._held: tuple[Any, float | None, Hashable, int] | None = None
+        """A data line in a new layout, waiting for the next one: (parsed, now, layout,
+        length)."""
 
     @abstractmethod
     def parse_line(self, line: bytes) -> Any:
@@ -47,6 +62,13 @@ class LineCodec(HostCodec):
     def handle_line(self, parsed: Any, now: float | None) -> None:
         """Turn a parsed line into events."""
 
+    def line_layout(self, parsed: Any) -> Hashable | None:
+        """The layout of a parsed data line, or None for a line exempt from the check.
+
+        Two undamaged lines of one device have equal layouts whatever their values.
+        """
+        return None
+
     def _feed(self, data: bytes, now: float | None) -> None:
         self._buffer += data
         start = 0
@@ -61,10 +83,11 @@ class LineCodec(HostCodec):
             del self._buffer[:cut]
 
     def receive_eof(self) -> None:
-        """Drop a partial line (counted)."""
+        """Drop a partial line (counted) and a line held back (never confirmed)."""
         if self._buffer.strip():
             self._bad_frame("partial line at end of stream", len(self._buffer))
         self._buffer.clear()
+        self._held = None
 
     def _line(self, line: bytes, now: float | None) -> None:
         if not line.strip():
@@ -82,5 +105,27 @@ class LineCodec(HostCodec):
             except FrameError as exc2:
                 self._bad_frame(str(exc2), len(line) - start - 1)
                 return
+            line = line[start + 1 :]
+        layout = self.line_layout(parsed)
+        if layout is None:
+            self._accept(parsed, now)
+            return
+        held, self._held = self._held, None
+        if self._layout is None:
+            self._layout = layout
+        if layout == self._layout:
+            if held is not None:
+                self._bad_frame("line layout differs from the lines around it", held[3])
+            self._accept(parsed, now)
+        elif held is not None and layout == held[2]:
+            self._layout = layout  # two lines in a row: the device's layout changed
+            self._accept(held[0], held[1])
+            self._accept(parsed, now)
+        else:
+            if held is not None:
+                self._bad_frame("line layout differs from the lines around it", held[3])
+            self._held = (parsed, now, layout, len(line))
+
+    def _accept(self, parsed: Any, now: float | None) -> None:
         self.frames_ok += 1
         self.handle_line(parsed, now)

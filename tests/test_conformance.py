@@ -11,6 +11,8 @@ Checks, per protocol (and per option variant, see :data:`VARIANTS`):
 - garbage: injected random bytes never raise, are counted, and the decoder resyncs
   within one frame;
 - random noise never raises;
+- lost bytes (single bytes, runs up to 16) never give a value the device did not send,
+  are counted, and decoding resumes after them;
 - end to end over a real pty, and unplug / replug through a stable symlink.
 """
 
@@ -20,6 +22,7 @@ import asyncio
 import bisect
 import math
 import random
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -468,7 +471,291 @@ def test_conformance_random_bytes_never_raise(proto: Proto, seed: int):
     host.events_received()
 
 
-# -- (e) end to end over a pty, (f) unplug and replug ---------------------------------------
+# -- (e) lost bytes -------------------------------------------------------------------------
+
+DELETION_SCENARIO = ("sensor_off", 50.0, 110.0)
+"""Missing values (a sensor off), then the sensor back on and values that vary."""
+DELETION_SEEDS = range(16)
+DELETION_WARM_UP = 4.0
+"""Device seconds before the first loss: a host may hunt for sync at first."""
+LOST_MAX = 16
+"""Longest run of bytes lost at once (a USB-serial buffer overrun, a cable wiggle)."""
+
+VALID_RANGE = {"SPO2": (0.0, 100.0), "PR": (0.0, 350.0), "HR": (0.0, 350.0),
+               "NIBP_SYS": (0.0, 400.0), "NIBP_DIA": (0.0, 400.0), "NIBP_MEAN": (0.0, 400.0)}
+"""What a device can measure, for losses a wire format cannot see (:func:`_blind_spot`)."""
+
+
+@dataclass
+class Deletion:
+    """A run of ``size`` bytes lost at ``pos`` of the stream, in chunks ``chunk``..``last``."""
+
+    pos: int
+    size: int
+    chunk: int
+    last: int
+
+    def describe(self, chunks: list[Chunk]) -> str:
+        return f"{self.size} byte(s) at {self.pos} (t={chunks[self.chunk].now - CLOCK0:.2f})"
+
+
+@dataclass
+class Clean:
+    """A protocol's undamaged stream and what a fresh host decodes from it."""
+
+    chunks: list[Chunk]
+    stream: bytes
+    per_chunk: list[list[Any]]
+    bad_per_chunk: list[int]  # frames_bad after each chunk
+    values: dict[str, set[float]]  # every value decoded, per metric
+    samples: dict[str, list[float | None]]  # every waveform sample, per metric, in order
+    sample_index: dict[str, dict[float, list[int]]]  # sample value -> its places
+    spacing: float  # device seconds between two losses
+    host: HostCodec  # the host that decoded it, in its final state
+
+
+_CLEAN: dict[str, Clean] = {}
+
+
+def _clean(proto: Proto) -> Clean:
+    key = f"{proto.name}{proto.host_options}{proto.device_options}"
+    if key in _CLEAN:
+        return _CLEAN[key]
+    chunks, _, _ = generate(proto, *DELETION_SCENARIO)
+    host = proto.host()
+    host.start()
+    host.data_to_send()
+    per_chunk: list[list[Any]] = []
+    bad: list[int] = []
+    for chunk in chunks:
+        host.receive_data(chunk.data, chunk.now)
+        per_chunk.append(host.events_received())
+        bad.append(host.frames_bad)
+    values: dict[str, set[float]] = {}
+    samples: dict[str, list[float | None]] = {}
+    decoded_at: list[float] = []
+    for chunk, events in zip(chunks, per_chunk, strict=True):
+        for e in events:
+            if isinstance(e, Observation):
+                decoded_at.append(chunk.now)
+                if e.value is not None:
+                    values.setdefault(e.metric, set()).add(e.value)
+            elif isinstance(e, Waveform):
+                samples.setdefault(e.metric, []).extend(e.samples)
+    assert values, f"{proto.name}: no value decoded from the undamaged stream"
+    index: dict[str, dict[float, list[int]]] = {}
+    for metric, stream in samples.items():
+        where = index.setdefault(metric, {})
+        for k, s in enumerate(stream):
+            if s is not None:
+                where.setdefault(s, []).append(k)
+    # Far enough apart for an observation to be decoded between two losses.
+    period = max(b - a for a, b in zip(decoded_at, decoded_at[1:], strict=False))
+    clean = Clean(chunks, b"".join(c.data for c in chunks), per_chunk, bad, values, samples,
+                  index, 2 * period + 0.5, host)
+    _CLEAN[key] = clean
+    return clean
+
+
+def _plan_deletions(clean: Clean, seed: int) -> list[Deletion]:
+    """Losses ``clean.spacing`` apart, at random places: single bytes and runs in turn."""
+    rng = random.Random(seed)
+    chunks = clean.chunks
+    starts = [0]
+    for c in chunks:
+        starts.append(starts[-1] + len(c.data))
+    out: list[Deletion] = []
+    t_next = chunks[0].now + DELETION_WARM_UP + rng.uniform(0, clean.spacing)
+    end = chunks[-1].now - clean.spacing
+    for i, chunk in enumerate(chunks):
+        if chunk.now < t_next or chunk.now > end or not chunk.data:
+            continue
+        size = 1 if len(out) % 2 == 0 else rng.randint(2, LOST_MAX)
+        pos = starts[i] + rng.randrange(len(chunk.data))
+        last = bisect.bisect_right(starts, pos + size - 1) - 1
+        if pos + size > starts[-1] or chunks[last].now > end:
+            break
+        out.append(Deletion(pos, size, i, last))
+        t_next = chunks[last].now + clean.spacing
+    return out
+
+
+@dataclass
+class BlindSpot:
+    """A loss the wire format cannot reveal, documented in docs/devices/<protocol>.md."""
+
+    reason: str
+    values: bool = False  # the loss may change a value (then only VALID_RANGE holds)
+
+
+def _blind_spot(proto: Proto, clean: Clean, d: Deletion) -> BlindSpot | None:
+    """Why ``d`` may go uncounted, or None: it must raise ``frames_bad``.
+
+    A loss after which the host decodes exactly what it decodes from the undamaged stream
+    (a lost LF of a CR LF) need not be counted either; see the test.
+    """
+    stream, lost = clean.stream, range(d.pos, d.pos + d.size)
+    if proto.name == "nonin" and getattr(clean.host, "data_format", None) == 8:
+        # DF#8 records have no checksum and no counter: whole records lost (4 bytes from
+        # a record's first byte, the only one with bit 7 set) leave a clean stream.
+        run = stream[d.pos : d.pos + d.size + 1]
+        if d.size % 4 == 0 and all(bool(b & 0x80) == (k % 4 == 0) for k, b in enumerate(run)):
+            return BlindSpot("whole DF#8 records")
+    if proto.name == "nellcor":
+        # After PA come only status codes: a lost code (or the spaces around it) cannot be
+        # told from one the device did not print. Values are not affected.
+        start = stream.rfind(b"\n", 0, d.pos) + 1
+        end = stream.find(b"\r", d.pos)
+        tokens = list(re.finditer(rb"\S+", stream[start:end]))
+        if len(tokens) >= 5 and re.match(rb"\d\d-\w{3}-\d\d$", tokens[0].group()) \
+                and d.pos >= start + tokens[4].end() and d.pos + d.size <= end:
+            return BlindSpot("Nellcor status area")
+    if proto.name == "hl7":
+        return _hl7_blind_spot(stream, d, lost)
+    return None
+
+
+def _hl7_blind_spot(stream: bytes, d: Deletion, lost: range) -> BlindSpot | None:
+    """HL7 has no checksum: the host sees a loss only where it breaks the MLLP block, or
+    the structure of an OBX it reads, up to its value (OBX-1 to OBX-5 and the separators
+    between them: fields run together or shift). A loss inside OBX-5 changes the value."""
+    from drivers.hl7.host import MDC_METRICS
+
+    framing = [stream[i] for i in lost if stream[i] in (0x0B, 0x1C)]
+    if 0x1C in framing and 0x0B in framing[framing.index(0x1C) :]:
+        # A block's end and the next one's start both lost: one block holds two messages,
+        # and an ORU^R01 may hold several order groups.
+        return BlindSpot("two HL7 messages run into one")
+    if framing:
+        return None
+    start = max(stream.rfind(b"\r", 0, d.pos), stream.rfind(b"\x0b", 0, d.pos)) + 1
+    end = stream.find(b"\r", d.pos)
+    segment = stream[start:end]
+    fields = segment.split(b"|")
+    if fields[0] != b"OBX" or len(fields) < 7:
+        return BlindSpot("HL7 field that the host does not check")
+    code = fields[3].split(b"^")
+    if not any(c.decode() in MDC_METRICS for c in code[:2]):
+        return BlindSpot("HL7 OBX that the host does not read")
+    value_at = start + len(b"|".join(fields[:5])) + 1
+    value_end = value_at + len(fields[5])
+    if d.pos >= value_at and d.pos + d.size <= value_end:
+        return BlindSpot("HL7 OBX-5 value", values=True)
+    if d.pos <= value_end:
+        return None  # reaches OBX-1 to OBX-5 or a separator between them
+    return BlindSpot("HL7 OBX field after the value")
+
+
+def _sample_run_found(clean: Clean, wave: Waveform) -> bool:
+    """The waveform's samples are a contiguous run of the undamaged ones (None: a gap)."""
+    ref = clean.samples.get(wave.metric, [])
+    first = next((j for j, s in enumerate(wave.samples) if s is not None), None)
+    if first is None:
+        return True
+    for k in clean.sample_index.get(wave.metric, {}).get(wave.samples[first], []):
+        start = k - first
+        if start < 0 or start + len(wave.samples) > len(ref):
+            continue
+        if all(s is None or s == ref[start + j] for j, s in enumerate(wave.samples)):
+            return True
+    return False
+
+
+def _readings(events: list[list[Any]]) -> list[Any]:
+    """What a run of chunks decoded: observations and samples, without times."""
+    out: list[Any] = []
+    for es in events:
+        for e in es:
+            if isinstance(e, Observation):
+                out.append((e.metric, e.value, e.flags))
+            elif isinstance(e, Waveform):
+                out.append((e.metric, e.samples))
+    return out
+
+
+@pytest.mark.parametrize("seed", DELETION_SEEDS)
+def test_conformance_lost_bytes(proto: Proto, seed: int):
+    """Bytes lost from the stream never give a value the device did not send.
+
+    Single bytes and runs of 2 to ``LOST_MAX`` bytes are deleted, far enough apart that
+    something is decoded between two losses, and the damaged stream is fed in pieces of a
+    size that varies with the seed (each piece read at its chunk's time). Then:
+
+    - the host does not raise;
+    - every value it decodes is one the undamaged stream gave for that metric, and every
+      waveform a contiguous run of the undamaged samples (lost samples as None);
+    - each loss raises ``frames_bad``, unless nothing decoded changed, or it fell in a
+      documented blind spot of the wire format (:func:`_blind_spot`; a loss inside an
+      HL7 value may change it, within :data:`VALID_RANGE`);
+    - after each loss, every metric decoded there from the undamaged stream is decoded.
+    """
+    clean = _clean(proto)
+    chunks = clean.chunks
+    deletions = _plan_deletions(clean, seed)
+    assert len(deletions) >= 2, "the seed planned too few deletions"
+    keep = bytearray(b"\x01") * len(clean.stream)
+    for d in deletions:
+        keep[d.pos : d.pos + d.size] = bytes(d.size)
+    sizes = _random_sizes(seed, (1, 3, 7, 64, 300, 4096)[seed % 6])
+    host = proto.host()
+    host.start()
+    host.data_to_send()
+    per_chunk: list[list[Any]] = []
+    bad_before: list[int] = []
+    pos = 0
+    for chunk in chunks:
+        mask = keep[pos : pos + len(chunk.data)]
+        data = bytes(b for b, k in zip(chunk.data, mask, strict=True) if k)
+        pos += len(chunk.data)
+        bad_before.append(host.frames_bad)
+        events: list[Any] = []
+        cut = 0
+        while cut < len(data):
+            n = next(sizes)
+            host.receive_data(data[cut : cut + n], chunk.now)
+            events.extend(host.events_received())
+            cut += n
+        per_chunk.append(events)
+    bad_before.append(host.frames_bad)
+
+    bounds = [d.chunk for d in deletions] + [len(chunks)]
+    invented, uncounted, silent = [], [], []
+    for k, d in enumerate(deletions):
+        lo, hi = bounds[k], bounds[k + 1]
+        blind = _blind_spot(proto, clean, d)
+        where = f"after {d.describe(chunks)}"
+        for i in range(lo, hi):
+            for e in per_chunk[i]:
+                if isinstance(e, Observation) and e.value is not None and \
+                        e.value not in clean.values.get(e.metric, set()):
+                    bottom, top = VALID_RANGE.get(e.metric, (math.inf, -math.inf))
+                    if not (blind and blind.values and bottom <= e.value <= top):
+                        invented.append(f"{e.metric}={e.value} {where}")
+                elif isinstance(e, Waveform) and not _sample_run_found(clean, e):
+                    invented.append(f"{e.metric} samples {e.samples} {where}")
+        rise = bad_before[hi] - bad_before[lo]
+        base = clean.bad_per_chunk[hi - 1] - (clean.bad_per_chunk[lo - 1] if lo else 0)
+        changed = _readings(per_chunk[lo:hi]) != _readings(clean.per_chunk[lo:hi])
+        if rise <= base and changed and blind is None:
+            uncounted.append(d.describe(chunks))
+        # Metrics decoded from the clean chunks after the loss (a unit may end a chunk
+        # later, and a host may decode a unit only when the next one arrives).
+        want = {e.metric for es in clean.per_chunk[d.last + 2 : hi] for e in _observations(es)}
+        have = {e.metric for es in per_chunk[lo:hi] for e in _observations(es)}
+        if want - have:
+            silent.append(f"{sorted(want - have)} {where}")
+    assert _readings(per_chunk[: bounds[0]]) == _readings(clean.per_chunk[: bounds[0]])
+    assert not invented, (
+        f"{proto.name}: bytes lost gave values the device never sent: "
+        + "; ".join(invented[:6])
+    )
+    assert not uncounted, (
+        f"{proto.name}: bytes lost without frames_bad rising: " + "; ".join(uncounted[:6])
+    )
+    assert not silent, f"{proto.name}: decoding did not resume: " + "; ".join(silent[:6])
+
+
+# -- (f) end to end over a pty, (g) unplug and replug ---------------------------------------
 
 
 def _skip_unless_serial(proto: Proto) -> None:

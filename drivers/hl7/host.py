@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -34,6 +35,37 @@ _MMHG_PER_KPA = 7.50062
 
 INVALID_VALUES = frozenset({"-100"})
 """Values some monitors (Mindray-style) send for "no measurement"."""
+
+VALID_RANGES: dict[str, tuple[float, float]] = {
+    "SPO2": (0.0, 100.0),
+    "HR": (0.0, 350.0),
+    "PR": (0.0, 350.0),
+    "NIBP_SYS": (0.0, 400.0),
+    "NIBP_DIA": (0.0, 400.0),
+    "NIBP_MEAN": (0.0, 400.0),
+}
+"""Values a monitor can measure (%, /min, mmHg). A number outside is not a reading: the
+message lost bytes (``-100`` shorn of a digit, two fields run together), and is rejected."""
+
+# Unit families (OBX-6 code or name) by metric; another family's unit means damage.
+_UNITS: dict[str, frozenset[str]] = {
+    "percent": frozenset({"262688", "MDC_DIM_PERCENT", "%"}),
+    "rate": frozenset({"264864", "MDC_DIM_BEAT_PER_MIN", "/min", "{beats}/min", "bpm",
+                       "BPM"}),
+    "pressure": frozenset({"266016", "MDC_DIM_MMHG", "mmHg", "mm[Hg]", "MMHG", "265987",
+                           "MDC_DIM_KILO_PASCAL", "kPa", "KPA"}),
+}
+_UNIT_FAMILY = {"SPO2": "percent", "HR": "rate", "PR": "rate", "NIBP_SYS": "pressure",
+                "NIBP_DIA": "pressure", "NIBP_MEAN": "pressure"}
+_SET_ID = re.compile(r"^\d*$")
+_VALUE_TYPE = re.compile(r"^([A-Z]{2,3})?$")
+_MDC_CODE = re.compile(r"^\d*$")
+
+ORU_SEGMENTS = frozenset({
+    "MSH", "SFT", "UAC", "NTE", "PID", "PD1", "PRT", "NK1", "ARV", "PV1", "PV2", "ORC",
+    "OBR", "TQ1", "TQ2", "CTD", "OBX", "FT1", "CTI", "SPM", "SAC", "ROL", "TXA", "DSC",
+})
+"""Segments an ORU^R01 may hold (HL7 v2.3 to v2.9), besides site-defined Z segments."""
 _ABNORMAL = frozenset({"L", "H", "LL", "HH", "<", ">", "A", "AA", "LU", "HU"})
 _NIBP = frozenset({"NIBP_SYS", "NIBP_DIA", "NIBP_MEAN"})
 
@@ -83,6 +115,8 @@ class Hl7HostCodec(HostCodec):
       :attr:`Flag.SENSOR_OFF` on the values it concerns (:func:`technical_event`).
     - A NIBP value repeated with the same value and time (monitors that resend the last
       cuff result with its measurement time) is published once.
+    - HL7 has no checksum. An ORU^R01 that shows lost bytes is rejected as a whole
+      (counted, acknowledged ``AE``) before any value is read (:func:`check_result`).
 
     Args:
         device_id: put on every event.
@@ -125,6 +159,8 @@ class Hl7HostCodec(HostCodec):
                 raise FrameError("MSH-9 message type is empty")
             if not message.control_id:
                 raise FrameError("MSH-10 control id is empty")
+            if message.message_type == ("ORU", "R01"):
+                check_result(message)
         except FrameError as exc:
             control_id = frames.control_id_of(payload)
             self._bad_frame(str(exc), len(payload))
@@ -163,9 +199,7 @@ class Hl7HostCodec(HostCodec):
 
     def _obx(self, seg: Segment, message: Message, fallback: float, off: set[str]) -> None:
         enc = message.encoding
-        metric = MDC_METRICS.get(seg.component(3, 1, enc).strip()) or MDC_METRICS.get(
-            seg.component(3, 2, enc).strip()
-        )
+        metric = _metric(seg, enc)
         if metric is None:
             return
         when = frames.parse_ts(seg.component(14, 1, enc), self._tz)
@@ -190,6 +224,90 @@ class Hl7HostCodec(HostCodec):
                 return
             self._nibp_seen[metric] = (value, when)
         self._emit(Observation.of(metric, value, when, self.device_id, frozenset(flags)))
+
+
+def _metric(seg: Segment, enc: frames.Encoding) -> str | None:
+    """The metric of an OBX (by OBX-3 code, else name), or None when not read."""
+    return MDC_METRICS.get(seg.component(3, 1, enc).strip()) or MDC_METRICS.get(
+        seg.component(3, 2, enc).strip()
+    )
+
+
+def check_result(message: Message) -> None:
+    """Reject an ORU^R01 whose structure shows lost bytes.
+
+    HL7 has no checksum, but a loss that reaches a separator runs fields together or
+    shifts them, which these checks see: every segment is one an ORU^R01 holds
+    (:data:`ORU_SEGMENTS`, Z segments); MSH-7, OBR-7 and OBX-14 parse as timestamps (a
+    segment terminator lost runs the next segment into one); OBX-1 is digits, OBX-2 a
+    data type, an OBX-3 in MDC reads ``code^MDC_NAME^MDC``, OBX-4 has no components; for
+    a value this driver reads, OBX-3's code and name agree, OBX-5 is one plain value, not
+    negative (but for ``-100``) nor outside :data:`VALID_RANGES`, and OBX-6 is a unit of
+    the right kind. A loss inside a value (``98`` read as ``9``) cannot be seen.
+
+    Raises:
+        FrameError: what is wrong.
+    """
+    enc = message.encoding
+    for seg in message.segments:
+        if seg.name not in ORU_SEGMENTS and not seg.name.startswith("Z"):
+            raise FrameError(f"segment {seg.name} has no place in an ORU^R01")
+    for name, seg, n in (("MSH", message.msh, 7), *(("OBR", s, 7) for s in message.all("OBR"))):
+        stamp = seg.component(n, 1, enc)
+        if stamp.strip() and frames.parse_ts(stamp) is None:
+            raise FrameError(f"{name}-{n} {stamp[:20]!r} is not a timestamp")
+    for seg in message.all("OBX"):
+        if not _SET_ID.match(seg.field(1).strip()):
+            raise FrameError(f"OBX-1 {seg.field(1)[:20]!r} is not a set id")
+        if not _VALUE_TYPE.match(seg.field(2).strip()):
+            raise FrameError(f"OBX-2 {seg.field(2)[:20]!r} is not a value type")
+        _check_identifier(seg.field(3), enc)
+        if enc.component and enc.component in seg.field(4):
+            raise FrameError(f"OBX-4 sub-id {seg.field(4)[:40]!r} has components")
+        stamp = seg.component(14, 1, enc)
+        if stamp.strip() and frames.parse_ts(stamp) is None:
+            raise FrameError(f"OBX-14 {stamp[:20]!r} is not a timestamp")
+        metric = _metric(seg, enc)
+        if metric is None:
+            continue
+        by_name = MDC_METRICS.get(seg.component(3, 2, enc).strip())
+        if by_name is not None and by_name != metric:
+            raise FrameError(f"OBX-3 code and name disagree: {seg.field(3)[:40]!r}")
+        raw = seg.field(5)
+        if any(sep and sep in raw for sep in (enc.component, enc.repetition,
+                                               enc.subcomponent)):
+            raise FrameError(f"{metric}: OBX-5 {raw[:20]!r} is not one value")
+        text = enc.unescape(raw).strip()
+        value = _number(text)
+        lo, hi = VALID_RANGES[metric]
+        if text.startswith("-") and text not in INVALID_VALUES and value is not None:
+            raise FrameError(f"{metric}: negative value {text[:20]!r}")
+        if value is not None and not lo <= _in_mmhg(value, seg, enc) <= hi:
+            raise FrameError(f"{metric}: {text[:20]!r} is outside {lo:g}..{hi:g}")
+        units = {seg.component(6, 1, enc).strip(), seg.component(6, 2, enc).strip()}
+        family = _UNIT_FAMILY[metric]
+        if any(units & other for kind, other in _UNITS.items() if kind != family):
+            raise FrameError(f"{metric}: OBX-6 {seg.field(6)[:40]!r} is not a {family} unit")
+
+
+def _check_identifier(field: str, enc: frames.Encoding) -> None:
+    """An OBX-3 coded in MDC reads ``code^MDC_NAME^MDC``: the numeric code (or nothing),
+    the reference id (or nothing), then the coding system.
+
+    Raises:
+        FrameError: "MDC" elsewhere, or a code or name of the wrong shape.
+    """
+    parts = [p.strip() for p in field.split(enc.component)] if enc.component else [field]
+    if "MDC" not in parts[:3]:
+        return  # another coding system: nothing to check
+    if len(parts) < 3 or parts[2] != "MDC" or not _MDC_CODE.match(parts[0]) or \
+            (parts[1] and not parts[1].startswith("MDC_")):
+        raise FrameError(f"OBX-3 {field[:40]!r} is not an MDC identifier")
+
+
+def _in_mmhg(value: float, seg: Segment, enc: frames.Encoding) -> float:
+    units = {seg.component(6, 1, enc).strip(), seg.component(6, 2, enc).strip()}
+    return value * _MMHG_PER_KPA if units & _KPA else value
 
 
 def _number(text: str) -> float | None:

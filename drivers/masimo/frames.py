@@ -61,6 +61,7 @@ ALARM_ACTIVE = 0x10
 ALARM_MUTED = 0x20
 
 TIMESTAMP_RE = re.compile(rb"\d\d/\d\d/\d\d \d\d:\d\d:\d\d")
+_SHAPE = re.compile(r"[0-9A-Fa-f+-]")
 _TIMESTAMP_STR_RE = re.compile(r"^(\d\d)/(\d\d)/(\d\d) (\d\d):(\d\d):(\d\d)$")
 
 MODEL_TOKENS: dict[str, tuple[str, ...]] = {
@@ -135,6 +136,14 @@ class Record:
         return f"{self.date} {self.clock} {body}".encode("ascii")
 
     # -- typed access -----------------------------------------------------------------------
+
+    @property
+    def layout(self) -> tuple[tuple[str, str], ...]:
+        """The keys in order, each with the shape of its value (digits, hex digits and
+        ``+``/``-`` as ``#``): equal for two undamaged lines of one device, whatever
+        their values, since the device prints fixed-width values (``---%`` for ``098%``).
+        """
+        return tuple((key, _SHAPE.sub("#", value)) for key, value in self.tokens)
 
     def raw(self, key: str) -> str | None:
         """Raw value of ``key``, or None when the model does not send it."""

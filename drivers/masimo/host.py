@@ -19,6 +19,10 @@ class MasimoHostCodec(LineCodec):
     The device free-runs at 1 Hz and needs no request, so :meth:`start` sends nothing.
     Blank lines between records are normal and ignored. A garbled line is counted in
     ``frames_bad``; if a valid record starts inside it, that record is still decoded.
+    Lines have no checksum: a line whose keys or value widths (:attr:`Record.layout`)
+    differ from the lines before it is held back until the next line, and dropped as
+    damaged (counted) unless that line confirms the new layout
+    (:class:`~drivers.lines.LineCodec`).
     """
 
     name = "masimo"
@@ -38,6 +42,9 @@ class MasimoHostCodec(LineCodec):
 
     def handle_line(self, parsed: Record, now: float | None) -> None:
         self._decode(parsed, now)
+
+    def line_layout(self, parsed: Record) -> tuple[tuple[str, str], ...]:
+        return parsed.layout
 
     def _decode(self, record: Record, now: float | None) -> None:
         when = record.device_time if now is None else now

@@ -341,6 +341,24 @@ class DataLine:
         return cls(date, clock, tokens[2], tokens[3], tokens[4], _order_status(status),
                    tuple(gaps))
 
+    @property
+    def layout(self) -> tuple[int, ...]:
+        """Where the SpO2, BPM and PA digits end, in characters from the date's start.
+
+        The device right-aligns each value in its column, so two undamaged lines of one
+        device have equal layouts whatever their values (one printing single spaces
+        changes it only when a value gains or loses a digit); a lost byte shifts it.
+        """
+        gaps = self.gaps or ("",) + (" ",) * len(self.tokens)
+        ends = []
+        col = 0
+        for i, token in enumerate(self.tokens[:5]):
+            if i:
+                col += len(gaps[i])
+            col += len(token)
+            ends.append(col - len(token) + len(token.rstrip("*")))
+        return tuple(ends[2:])
+
     # -- typed access -----------------------------------------------------------------------
 
     @staticmethod

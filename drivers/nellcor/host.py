@@ -24,6 +24,11 @@ class NellcorHostCodec(LineCodec):
     status codes flag both values (:data:`~drivers.nellcor.frames.STATUS_FLAGS`). The
     relative pulse amplitude (PA) is not reported: it has no standard unit or MDC term.
 
+    Lines have no checksum: a data line whose value columns (:attr:`DataLine.layout`)
+    differ from the lines before it is held back until the next data line, and dropped as
+    damaged (counted) unless that line confirms the new columns
+    (:class:`~drivers.lines.LineCodec`).
+
     Times are the device clock read as UTC when ``now`` is None, else ``now``.
 
     Args:
@@ -44,6 +49,9 @@ class NellcorHostCodec(LineCodec):
 
     def find_line_start(self, data: bytes) -> int:
         return frames.find_line_start(data)
+
+    def line_layout(self, parsed: Any) -> tuple[int, ...] | None:
+        return parsed.layout if isinstance(parsed, DataLine) else None
 
     def handle_line(self, parsed: Any, now: float | None) -> None:
         if isinstance(parsed, DataLine):

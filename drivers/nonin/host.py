@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from drivers.base import HostCodec, SerialSettings
@@ -19,6 +19,19 @@ land on a DF#8 data byte, and a DF#8 status byte would break DF#2/#7 framing."""
 _REPLY_WAIT = {2: 150, 7: 150, 8: 3}
 """Good units in the requested format after which a missing ACK is no longer expected."""
 
+_CONFIRM_SKIP = 2
+"""DF#2/#7: damaged frames a good frame may be followed by and still be confirmed, when
+the frames after them keep its frame boundaries (bytes replaced, not lost)."""
+
+_TOGETHER = 0.5
+"""DF#8: seconds within which the bytes of one record arrive (a burst of 4 ms, sent once a
+second), so a record whose bytes arrived further apart is two records spliced by a loss."""
+
+PULSE_RATE_RANGE = (18, 321)
+"""Pulse rates the modules measure (/min); anything else but the 511 marker is damage."""
+SPO2_RANGE = (0, 100)
+"""SpO2 the modules measure (%); anything else but the 127 marker is damage."""
+
 _NUMERICS_EVERY = 3
 """DF#2/#7: numerics once per second (every third packet), like DF#8 and the other drivers;
 the waveform goes out with every packet."""
@@ -30,6 +43,9 @@ class _Unit:
 
     data_format: int
     unit: Record | Frame
+    end: int = 0  # stream offset just after its last byte
+    next_sync: bool = False  # DF#2/#7: the frame right after it is a SYNC frame
+    suspect: bool = False  # DF#2/#7: its place is sure, its content is not
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +54,27 @@ class _Note:
 
     kind: str
     value: int = 0
+    end: int = 0  # stream offset where it was noted
+
+
+def _plausible(rate: int, spo2: int) -> bool:
+    """A pulse rate and SpO2 a module can send: in range, or the missing markers."""
+    lo, hi = PULSE_RATE_RANGE
+    ok_rate = rate == frames.MISSING_RATE or lo <= rate <= hi
+    ok_spo2 = spo2 == frames.MISSING_SPO2 or SPO2_RANGE[0] <= spo2 <= SPO2_RANGE[1]
+    return ok_rate and ok_spo2
+
+
+def _check_record(record: Record) -> Record:
+    """``record`` if its values are plausible.
+
+    Raises:
+        FrameError: a value no module sends (a record spliced from two).
+    """
+    if not _plausible(record.pulse_rate, record.spo2):
+        raise FrameError(f"DF#8 record with implausible PR {record.pulse_rate} "
+                         f"or SpO2 {record.spo2}")
+    return record
 
 
 def _unit_period(data_format: int) -> float:
@@ -75,10 +112,20 @@ class NoninHostCodec(HostCodec):
     it are placed by counting back from the next SYNC, so the packet still goes out with
     ``None`` for the lost samples, and numerics come from the items that survived.
 
-    Times: with ``now``, each unit's arrival is computed back from ``now`` (the last unit
-    of the chunk arrived at ``now``); a waveform's time is that of its first frame.
-    Without ``now``, a counter starting at 0.0 advances 1/75 s per frame and 1 s per DF#8
-    record.
+    Lost bytes: DF#8 has no checksum and DF#2/#7 an 8-bit one, so a unit spliced from the
+    two sides of a loss can pass its own checks. A unit is therefore used only once the
+    stream goes on in step after it (the next record or frame follows; a DF#8 record whose
+    four bytes came together, by the read times, is used at once, one whose bytes came a
+    second apart is rejected); values outside :data:`PULSE_RATE_RANGE` and
+    :data:`SPO2_RANGE` reject their record or packet; a packet is complete only when its
+    25 frames are followed by a SYNC frame (frames lost whole show only in that count);
+    and the first frame after a gap, unless frame boundaries were kept, holds its place
+    without giving a sample or an item. Every rejection counts in ``frames_bad``.
+
+    Times: with ``now``, a unit arrived with the read that brought its last byte, less one
+    unit period for each whole unit that read brought after it; a waveform's time is that
+    of its first frame. Without ``now``, a counter starting at 0.0 advances 1/75 s per
+    frame and 1 s per DF#8 record.
 
     Args:
         device_id: stamped on every event.
@@ -99,7 +146,10 @@ class NoninHostCodec(HostCodec):
         self._good_since_request = 0
         self._buf = bytearray()
         self._pos = 0
+        self._base = 0  # stream offset of ``_buf[0]``
+        self._reads: list[tuple[int, int, float]] = []  # (start, end) stream offsets, ``now``
         self._junk = 0  # bytes discarded since the last good unit while locked
+        self._last_end = 0  # stream offset just after the last good unit
         self._frames_seen = 0  # the clock without ``now``: integer counts do not drift
         self._records_seen = 0
         self._info: dict[str, Any] = {"protocol": self.name}
@@ -108,7 +158,7 @@ class NoninHostCodec(HostCodec):
         # of frames placed by counting back from the next SYNC.
         self._slots: list[Frame | None] | None = None  # None until the next SYNC frame
         self._filled = 0
-        self._tail: list[Frame] | None = None
+        self._tail: list[Frame | None] | None = None
         self._packet_start = 0.0
         self._last_frame_time = 0.0
         self._packets_since_numerics = 0
@@ -126,23 +176,69 @@ class NoninHostCodec(HostCodec):
 
     def receive_eof(self) -> None:
         """Drop a partial unit (counted) and any partial packet."""
-        if self.data_format is not None and len(self._buf) > self._pos:
-            self._bad_frame("partial unit at end of stream", len(self._buf) - self._pos)
+        rest = bytes(self._buf[self._pos :])
+        if self.data_format is not None and rest and not self._whole_unit(rest):
+            self._bad_frame("partial unit at end of stream", len(rest))
+        # A whole unit left over was never confirmed by a next one: dropped, not counted.
+        self._base += len(self._buf)
         self._buf.clear()
         self._pos = 0
+        self._reads.clear()
         self._slots = None
 
     def _feed(self, data: bytes, now: float | None) -> None:
         self._buf += data
+        if now is not None and data:
+            end = self._base + len(self._buf)
+            self._reads.append((end - len(data), end, now))
         # Split first, time afterwards: a unit's arrival time depends on how many units
         # of the same chunk came after it.
         items: list[_Unit | _Note] = []
         while (item := self._step()) is not None:
-            if not (isinstance(item, _Note) and item.kind == "skip"):
+            if isinstance(item, _Note) and item.kind != "skip":
+                items.append(replace(item, end=self._base + self._pos))
+            elif isinstance(item, _Unit):
                 items.append(item)
+        times = None if now is None else self._arrivals(items, now)
+        self._base += self._pos
         del self._buf[: self._pos]
         self._pos = 0
-        self._process(items, now)
+        while self._reads and self._reads[0][1] <= self._base:
+            del self._reads[0]
+        self._process(items, times)
+
+    def _came_together(self, start: int, end: int) -> bool | None:
+        """Whether bytes ``start:end`` of the buffer came in one burst.
+
+        False: they were read more than ``_TOGETHER`` s apart. True: within it, and the
+        first read that brought them began with them (so the burst cannot hold the two
+        sides of a loss). None: it cannot be told (reads without a time, or a read that
+        also brought older bytes: the host was late).
+        """
+        first, last = self._base + start, self._base + end
+        reads = [(lo, when) for lo, hi, when in self._reads if hi > first and lo < last]
+        if not reads:
+            return None
+        times = [when for _, when in reads]
+        if max(times) - min(times) > _TOGETHER:
+            return False
+        covered = sum(min(hi, last) - max(lo, first) for lo, hi, _ in self._reads
+                      if hi > first and lo < last)
+        if covered != last - first or reads[0][0] != first:
+            return None
+        return True
+
+    def _whole_unit(self, data: bytes) -> bool:
+        """``data`` is exactly one valid unit of the locked format."""
+        fmt = self.data_format
+        try:
+            if fmt == 8:
+                _check_record(Record.parse(data))
+            elif fmt is not None:
+                Frame.parse(data, fmt)
+        except FrameError:
+            return False
+        return fmt is not None
 
     # -- splitting the stream ---------------------------------------------------------------
 
@@ -166,18 +262,85 @@ class NoninHostCodec(HostCodec):
         if len(buf) - pos < size:
             return None
         chunk = bytes(buf[pos : pos + size])
+        unit: Record | Frame
         try:
-            unit: Record | Frame = Record.parse(chunk) if fmt == 8 else Frame.parse(chunk, fmt)
+            if fmt == 8:
+                unit = _check_record(Record.parse(chunk))
+            else:
+                unit = Frame.parse(chunk, fmt)
         except FrameError as exc:
             return self._skip(str(exc), size)
+        # A unit spliced from the two sides of lost bytes can pass every check of its own
+        # (DF#8 has no checksum, DF#2/#7 an 8-bit sum): use it only once the stream goes on
+        # in step after it.
+        confirmed = self._confirmed(pos + size, fmt)
+        if confirmed is None:
+            return None  # the next bytes will tell
+        if not confirmed:
+            return self._skip(f"DF#{fmt} unit not followed in step by the next one", size)
+        # The first frame after skipped bytes may likewise be spliced across a loss: it
+        # ends where the stream is back in step, but begins before the loss. Unless it is
+        # a whole number of frames after the last good one (bytes replaced, none lost),
+        # it holds its place in the packet but gives neither sample nor item.
+        start = self._base + pos
+        suspect = fmt != 8 and self._junk > 0 and (start - self._last_end) % size != 0
         self._pos += size
         self._junk = 0
+        self._last_end = start + size
         self.frames_ok += 1
         if self._awaiting_reply and fmt == self.requested_format:
             self._good_since_request += 1
             if self._good_since_request >= _REPLY_WAIT[fmt]:
                 self._awaiting_reply = False  # the device answers before switching, if ever
-        return _Unit(fmt, unit)
+        return _Unit(fmt, unit, self._base + self._pos, self._sync_at(self._pos, fmt), suspect)
+
+    def _sync_at(self, pos: int, fmt: int) -> bool:
+        """A valid DF#2/#7 frame with SYNC starts at ``pos``."""
+        chunk = bytes(self._buf[pos : pos + frames.FRAME_SIZE])
+        if fmt == 8 or len(chunk) < frames.FRAME_SIZE:
+            return False
+        try:
+            return Frame.parse(chunk, fmt).sync
+        except FrameError:
+            return False
+
+    def _confirmed(self, pos: int, fmt: int) -> bool | None:
+        """Whether the stream at ``pos``, just after a unit, goes on in step with it.
+
+        DF#8: the next byte starts a record (bit 7 set), or, while it has not come, the
+        record's four bytes came together (a record is a burst of 4 ms; the two sides of a
+        loss are a second apart). DF#2/#7: a valid frame follows, either at once or, past
+        a damaged frame or two, a whole number of frames later (then it must be followed
+        by another valid frame): bytes replaced by noise keep the frame boundaries, lost
+        bytes do not. None: not enough bytes yet.
+        """
+        buf = self._buf
+        together = None
+        if fmt == 8:
+            together = self._came_together(pos - frames.RECORD_SIZE, pos)
+            if together is False:
+                return False
+        if pos >= len(buf):
+            return together
+        if self._awaiting_reply and buf[pos] in (frames.ACK, frames.NAK):
+            return True  # the device answers the set-format command between two units
+        if fmt == 8:
+            return bool(buf[pos] & 0x80)
+        size = frames.FRAME_SIZE
+        for skip in range(_CONFIRM_SKIP + 1):
+            start = pos + skip * size
+            window = 1 if skip == 0 else 2
+            for k in range(window):
+                chunk = bytes(buf[start + k * size : start + (k + 1) * size])
+                if len(chunk) < size:
+                    return None
+                try:
+                    Frame.parse(chunk, fmt)
+                except FrameError:
+                    break
+            else:
+                return True
+        return False
 
     def _skip(self, reason: str, size: int) -> _Note | None:
         """At a byte where the locked format does not parse: switch format or drop the byte.
@@ -275,6 +438,7 @@ class NoninHostCodec(HostCodec):
     def _lock(self, fmt: int) -> None:
         self.data_format = fmt
         self._junk = 0
+        self._last_end = self._base + self._pos
 
     def _lock_note(self, fmt: int) -> _Note:
         self._lock(fmt)
@@ -282,17 +446,24 @@ class NoninHostCodec(HostCodec):
 
     # -- events -----------------------------------------------------------------------------
 
-    def _process(self, items: list[_Unit | _Note], now: float | None) -> None:
-        times: list[float] = []
-        if now is not None:
+    def _arrivals(self, items: list[_Unit | _Note], now: float) -> list[float]:
+        """When each item arrived: its last byte came with a read at ``now`` of that read,
+        less one unit period per whole unit that read brought after it."""
+        out: list[float] = []
+        for item in items:
             t = now
-            for item in reversed(items):
-                times.append(t)
-                if isinstance(item, _Unit):
-                    t -= _unit_period(item.data_format)
-            times.reverse()
+            for _, end, when in self._reads:
+                if end >= item.end:
+                    fmt = item.data_format if isinstance(item, _Unit) else self.data_format
+                    size = frames.RECORD_SIZE if fmt == 8 else frames.FRAME_SIZE
+                    t = when - (end - item.end) // size * _unit_period(fmt or 2)
+                    break
+            out.append(t)
+        return out
+
+    def _process(self, items: list[_Unit | _Note], times: list[float] | None) -> None:
         for i, item in enumerate(items):
-            when = self._clock() if now is None else times[i]
+            when = self._clock() if times is None else times[i]
             if isinstance(item, _Unit):
                 if item.data_format == 8:
                     self._records_seen += 1
@@ -301,7 +472,7 @@ class NoninHostCodec(HostCodec):
                 if isinstance(item.unit, Record):
                     self._record(item.unit, when)
                 else:
-                    self._frame(item.unit, when)
+                    self._frame(item.unit, when, item.next_sync, item.suspect)
             else:
                 self._note(item, when)
 
@@ -351,39 +522,63 @@ class NoninHostCodec(HostCodec):
             self._emit(Observation.of(metric, value, when, self.device_id,
                                       frozenset(obs_flags)))
 
-    def _frame(self, frame: Frame, when: float) -> None:
+    def _frame(self, frame: Frame, when: float, next_sync: bool = False,
+               suspect: bool = False) -> None:
+        # A packet is closed by the next SYNC frame, never by counting to 25: frames lost
+        # whole (exactly 5 bytes each) leave no gap, and only the count between two SYNC
+        # frames reveals them.
+        kept = None if suspect else frame
         if frame.sync:
             if self._slots is not None:
                 self._close_packet()
-            self._slots = [frame] + [None] * (frames.FRAMES_PER_PACKET - 1)
+            self._slots = [kept] + [None] * (frames.FRAMES_PER_PACKET - 1)
             self._filled = 1
             self._tail = None
             self._packet_start = when
         elif self._slots is None:
             return  # before the first SYNC: the frame's place in its packet is unknown
         elif self._tail is not None:
-            self._tail.append(frame)
-            if len(self._tail) >= frames.FRAMES_PER_PACKET:
-                self._slots = None  # a SYNC was lost as well: give up on this packet
+            self._tail.append(kept)
+            if self._filled + len(self._tail) > frames.FRAMES_PER_PACKET:
+                self._drop_packet("more frames than a packet holds after a gap")
+                return
+        elif self._filled >= frames.FRAMES_PER_PACKET:
+            self._drop_packet("no SYNC frame after 25 frames")
+            return
         else:
-            self._slots[self._filled] = frame
+            self._slots[self._filled] = kept
             self._filled += 1
         self._last_frame_time = when
-        if self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
-            self._close_packet()
+        if next_sync and self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
+            self._close_packet()  # 25 frames then a SYNC: no need to wait for the SYNC
+
+    def _drop_packet(self, reason: str) -> None:
+        """Give up on the packet being assembled: its frames cannot all be placed."""
+        self._slots, self._tail = None, None
+        self._bad_frame(f"DF#2/#7 packet dropped: {reason}")
 
     def _gap(self) -> None:
         # Frames after a gap get their place by counting back from the next SYNC. Frames
         # already in the tail cannot be placed relative to those after a second gap.
         if self._slots is not None:
-            self._tail = []
+            if self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
+                self._close_packet()  # the damage hit the next packet's SYNC frame
+            else:
+                self._tail = []
 
     def _close_packet(self) -> None:
         slots, tail, self._slots, self._tail = self._slots, self._tail, None, None
         assert slots is not None
+        if tail is None and self._filled != frames.FRAMES_PER_PACKET:
+            # Whole frames were lost without a trace: which ones is unknown, so no frame
+            # of this packet has a known place (its items would be read shifted).
+            self._bad_frame(f"DF#2/#7 packet of {self._filled} frames between two SYNC "
+                            "frames: frames lost")
+            return
         if tail:
             if self._filled + len(tail) > frames.FRAMES_PER_PACKET:
-                return  # more frames than places: inconsistent, drop
+                self._bad_frame("more frames than a packet holds after a gap")
+                return
             slots[frames.FRAMES_PER_PACKET - len(tail) :] = tail
         present = [f for f in slots if f is not None]
         flags: set[str] = set()
@@ -407,6 +602,10 @@ class NoninHostCodec(HostCodec):
         # Once a second; a damaged packet that lost the display items defers to the next.
         hr_msb, hr_lsb = item[frames.P_HR_D_MSB], item[frames.P_HR_D_LSB]
         spo2 = item[frames.P_SPO2_D]
+        if hr_msb is not None and hr_lsb is not None and spo2 is not None and \
+                not _plausible(frames.join_rate(hr_msb, hr_lsb), spo2):
+            self._bad_frame("DF#2/#7 packet with implausible display values")
+            hr_msb = None
         if (self._packets_since_numerics >= _NUMERICS_EVERY or self._first_numerics) and \
                 hr_msb is not None and hr_lsb is not None and spo2 is not None:
             pending, self._pending_flags = self._pending_flags, set()

@@ -223,6 +223,35 @@ def test_hl7_garbage_without_control_id_not_acknowledged() -> None:
     assert events == [] and codec.data_to_send() == [] and codec.frames_bad == 2
 
 
+@pytest.mark.parametrize(("obx", "why"), [
+    # "|73|" lost: the unit code runs into OBX-5 (HR 264864).
+    ("OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.2.1.147842264864^MDC_DIM_BEAT_PER_MIN^MDC"
+     "|||||F", "OBX-4"),
+    ("OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC||73264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+     "one value"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||-10|262688^MDC_DIM_PERCENT^MDC|||||F",
+     "negative"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||-00|262688^MDC_DIM_PERCENT^MDC|||||F",
+     "negative"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||988|262688^MDC_DIM_PERCENT^MDC|||||F",
+     "outside"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||98|264864^MDC_DIM_BEAT_PER_MIN^MDC|||||F",
+     "unit"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_PULS_RATE^MDC||98||||||F", "disagree"),
+    ("OBX|1|NM|150M_SAT_O2^MDC||98||||||F", "MDC identifier"),
+    ("OBX|1NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||98||||||F", "set id"),
+    ("OBX|1|NM150456^MDC_PULS_OXIM_SAT_O2^MDC||98||||||F", "value type"),
+    ("OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||98||||||F|||2025061001512+0800", "OBX-14"),
+    ("ONM|150456^MDC_PULS_OXIM_SAT_O2^MDC||98||||||F", "no place"),
+])
+def test_hl7_message_that_lost_bytes_is_rejected(obx: str, why: str) -> None:
+    events, codec = decode(oru(obx, control="L1"))
+    assert not [e for e in events if isinstance(e, Observation)] and codec.frames_bad == 1
+    (ack,) = codec.data_to_send()
+    msa = Message.parse(ack[1:-2].decode()).all("MSA")[0]
+    assert msa.field(1) == "AE" and msa.field(2) == "L1" and why in msa.field(3)
+
+
 def test_hl7_lost_end_marker_resyncs() -> None:
     data = b"\x0bMSH|^~\\&|partial" + frames.wrap(COMEN.encode())
     events, codec = decode(data)

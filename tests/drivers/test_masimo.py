@@ -146,6 +146,31 @@ def test_masimo_truncated_line_is_rejected_not_misread() -> None:
     assert codec.frames_bad == 1
 
 
+def test_masimo_line_that_lost_bytes_is_dropped_not_misread() -> None:
+    # "SPO2=098%" that lost its 9 still parses, as 8 %. Its layout differs from the lines
+    # around it: it is held back, then dropped and counted when the next line comes.
+    damaged = RAD8.replace(b"SPO2=098%", b"SPO2=08%")
+    codec = drivers.codec("masimo")
+    codec.receive_data(RAD8_B + b"\r\n" + damaged + b"\r\n")
+    assert [v for v in (values([e]) for e in codec.events_received()) if "SPO2" in v] == \
+        [{"SPO2": 97}]
+    codec.receive_data(RAD8_B + b"\r\n")
+    assert values(codec.events_received())["SPO2"] == 97
+    assert codec.frames_bad == 1
+
+
+def test_masimo_new_layout_confirmed_by_the_next_line() -> None:
+    # Another model plugged in: its first line waits for the second, then both are read.
+    codec = drivers.codec("masimo")
+    codec.receive_data(RAD8 + b"\r\n" + RADICAL7_COLOR + b"\r\n")
+    assert [e.value for e in codec.events_received() if getattr(e, "metric", "") == "PR"] \
+        == [97]
+    codec.receive_data(RADICAL7_COLOR + b"\r\n")
+    assert [e.value for e in codec.events_received() if getattr(e, "metric", "") == "PR"] \
+        == [123, 123]
+    assert codec.frames_bad == 0
+
+
 def test_masimo_overlong_line_is_bounded() -> None:
     codec = drivers.codec("masimo")
     codec.receive_data(b"A" * 10_000)

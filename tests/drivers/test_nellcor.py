@@ -159,8 +159,10 @@ def test_every_status_code(code: str, spo2_flags: set[str], pr_flags: set[str]) 
 
 
 def test_invalid_and_starred_values() -> None:
-    _, events = decode(b"07-Jan-04 11:24:50   ---     190*     ---   SO PH\r\n"
-                       b"07-Jan-04 11:24:52    84*    ---*    12\r\n")
+    # Values right-aligned in the N-560's columns, as the device prints them: a line in
+    # other columns is held back as damaged until another line confirms them.
+    _, events = decode(b"07-Jan-04 11:24:50   ---     190*    ---   SO PH\r\n"
+                       b"07-Jan-04 11:24:52    84*    ---*     12\r\n")
     obs = observations(events)
     assert [(o.metric, o.value, o.flags) for o in obs] == [
         ("SPO2", None, {Flag.INVALID, Flag.SENSOR_OFF}),
@@ -168,6 +170,24 @@ def test_invalid_and_starred_values() -> None:
         ("SPO2", 84.0, {Flag.OUT_OF_LIMIT}),
         ("PR", None, {Flag.INVALID, Flag.OUT_OF_LIMIT}),
     ]
+
+
+def test_data_line_that_lost_bytes_is_dropped_not_misread() -> None:
+    # "100" that lost a 0 reads 10: its column moved, so the line is held back, then
+    # dropped and counted when the next line keeps the old columns.
+    damaged = LINE_1.replace(b"   100", b"   10")
+    codec, events = decode(LINE_1 + b"\r\n" + damaged + b"\r\n" + LINE_2 + b"\r\n")
+    assert [o.value for o in observations(events)] == [100.0, 105.0, 100.0, 102.0]
+    assert codec.frames_bad == 1
+
+
+def test_new_columns_confirmed_by_the_next_line() -> None:
+    # A model printing single spaces moves a column when a value gains a digit.
+    codec, events = decode(b"12-NOV-97 14:00:05 99 120 50\r\n12-NOV-97 14:00:07 100 120 50\r\n")
+    assert [o.value for o in observations(events)] == [99.0, 120.0]
+    codec.receive_data(b"12-NOV-97 14:00:09 100 121 50\r\n")
+    assert [o.value for o in observations(codec.events_received())] == [100, 120, 100, 121]
+    assert codec.frames_bad == 0
 
 
 @pytest.mark.parametrize("ending", [b"\r\n", b"\n", b"\r", b"\r\n\r\n", b"\n\n\n"])

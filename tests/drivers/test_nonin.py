@@ -160,7 +160,9 @@ def test_packet_map_round_trip() -> None:
 # -- decoding --------------------------------------------------------------------------------
 
 def test_df8_constructed_examples_decode() -> None:
-    _, events = decode(DF8_NORMAL + DF8_FINGER_OUT + DF8_NORMAL * 3, data_format=None)
+    # The last record waits for the first byte of the next one, which confirms it.
+    _, events = decode(DF8_NORMAL + DF8_FINGER_OUT + DF8_NORMAL * 3 + DF8_NORMAL[:1],
+                       data_format=None)
     obs = observations(events)
     assert [(o.metric, o.value, o.flags) for o in obs[:4]] == [
         ("SPO2", 98.0, frozenset()), ("PR", 72.0, frozenset()),
@@ -179,7 +181,8 @@ def test_df2_real_capture_decodes_display_values_and_pleth() -> None:
     assert wave.metric == "PLETH" and wave.sample_rate == 75.0 and wave.unit == "1"
     assert wave.samples[:3] == (0x43, 0x43, 0x43) and len(wave.samples) == 25
     assert wave.time == pytest.approx(4 / 75)  # frame 5 of the stream, counted from 0.0
-    assert codec.frames_bad == 0 and codec.frames_ok == 30
+    # The last frame is used only once a next one confirms it (none here).
+    assert codec.frames_bad == 0 and codec.frames_ok == 29
 
 
 @pytest.mark.parametrize(("status", "status2", "flags"), [
@@ -225,8 +228,9 @@ def test_missing_markers_become_invalid(data_format: int) -> None:
         data = Record(511, 127).serialize() * 4
     else:
         packet = Packet.build(511, 127)
+        # Twice: a packet is complete when the next one's SYNC frame follows it.
         data = b"".join(f.serialize() for f in packet.frames([0x80] * 25, [0] * 25,
-                                                             data_format))
+                                                             data_format)) * 2
     _, events = decode(data)
     for metric in ("SPO2", "PR"):
         obs = last(events, metric)
@@ -292,14 +296,90 @@ def test_bad_checksum_counted_and_resync_within_one_frame(data_format: int) -> N
                                                         data_format))
     damaged = bytearray(one)
     damaged[5 * 10 + 4] ^= 0x55  # checksum of frame 11
-    codec, events = decode(one + bytes(damaged) + one + one)
+    # Then the next packet's SYNC frame and the frame that confirms it.
+    codec, events = decode(one + bytes(damaged) + one + one + one[:10])
     assert codec.frames_bad == 1
-    assert codec.frames_ok == 99  # every other frame decoded: resynchronised at the next one
+    # Every other frame decoded (the last awaits a next one): resynchronised at the next one.
+    assert codec.frames_ok == 100
     waves = waveforms(events)
     assert len(waves) == 4 and codec.data_format == data_format
     # Frames after the gap are placed by counting back from the next SYNC: one sample lost.
     assert waves[1].samples == tuple(None if i == 10 else float(i) for i in range(25))
     assert waves[2].samples == waves[0].samples == tuple(float(i) for i in range(25))
+
+
+def _df2_stream(data_format: int, packets: int) -> bytes:
+    packet = Packet.build(72, 97)
+    return b"".join(f.serialize() for f in packet.frames([0x80] * 25, list(range(25)),
+                                                         data_format)) * packets
+
+
+@pytest.mark.parametrize("data_format", [2, 7])
+def test_frames_lost_whole_drop_their_packet_not_shift_its_items(data_format: int) -> None:
+    # Five bytes lost exactly on frame boundaries leave a clean stream: only the count
+    # between two SYNC frames shows it. Read shifted, HR-D MSB (item 19) would be the LSB
+    # (72) and the LSB item 21 (0): a pulse rate of 0. The packet is dropped and counted.
+    data = _df2_stream(data_format, 4)
+    cut = 25 * 5 + 15 * 5  # frame 16 of the second packet
+    codec, events = decode(data[:cut] + data[cut + 5 :] + data[:10])
+    assert {o.value for o in observations(events)} == {72.0, 97.0}
+    assert codec.frames_bad == 1 and len(waveforms(events)) == 3
+
+
+@pytest.mark.parametrize("data_format", [2, 7])
+@pytest.mark.parametrize("size", [1, 2, 3, 4, 6, 7, 11, 16])
+def test_lost_bytes_inside_frames_never_misread(data_format: int, size: int) -> None:
+    data = _df2_stream(data_format, 6) + _df2_stream(data_format, 1)[:10]
+    for start in range(25 * 5, 50 * 5, 3):
+        codec, events = decode(data[:start] + data[start + size :])
+        assert {o.value for o in observations(events)} <= {72.0, 97.0}
+        assert codec.frames_bad >= 1
+        for wave in waveforms(events):  # samples 0..24 in place, lost ones None
+            assert all(v is None or v == i for i, v in enumerate(wave.samples))
+
+
+def _df8_host() -> NoninHostCodec:
+    """A host that asked for DF#8 and got the ACK."""
+    codec = NoninHostCodec("bed-1", data_format=8)
+    codec.start()
+    codec.receive_data(bytes([frames.ACK]), now=9.0)
+    codec.events_received()
+    return codec
+
+
+def test_df8_record_spliced_across_a_loss_is_rejected() -> None:
+    # Records 80 48 62 00 (PR 72, SpO2 98) a second apart, and 62 00 80 lost: the first
+    # two bytes of one record and the next two make 80 48 48 62, which passes the sync
+    # bit check as PR 72, SpO2 72. Its bytes came a second apart: it is rejected.
+    codec = _df8_host()
+    codec.receive_data(bytes.fromhex("80 48 62 00 80 48"), now=10.0)
+    codec.receive_data(bytes.fromhex("48 62 00"), now=11.0)  # lost: 62 00 80
+    codec.receive_data(bytes.fromhex("80 48 62 00"), now=12.0)
+    obs = observations(codec.events_received())
+    assert [(o.metric, o.value, o.time) for o in obs] == [
+        ("SPO2", 98.0, 10.0), ("PR", 72.0, 10.0), ("SPO2", 98.0, 12.0), ("PR", 72.0, 12.0)]
+    assert codec.frames_bad == 1
+
+
+def test_df8_record_is_used_at_once_when_its_bytes_came_together() -> None:
+    codec = _df8_host()
+    codec.receive_data(DF8_NORMAL[:2], now=10.0)
+    codec.receive_data(DF8_NORMAL[2:], now=10.004)
+    assert [o.value for o in observations(codec.events_received())] == [98.0, 72.0]
+    # Without read times, a record waits for the first byte of the next one.
+    codec = _df8_host()
+    codec.receive_data(DF8_NORMAL)
+    assert codec.events_received() == []
+    codec.receive_data(DF8_NORMAL[:1])
+    assert [o.value for o in observations(codec.events_received())] == [98.0, 72.0]
+
+
+@pytest.mark.parametrize("record", ["80 00 62 00", "82 7F 62 00", "80 48 70 00"])
+def test_df8_implausible_values_are_rejected(record: str) -> None:
+    # PR 0, PR 383 (neither in 18..321 nor the 511 marker), SpO2 112: no module sends them.
+    codec, events = decode((bytes.fromhex(record) + DF8_NORMAL) * 4, data_format=8)
+    assert {o.value for o in observations(events)} <= {98.0, 72.0}
+    assert codec.frames_bad >= 1
 
 
 def test_garbage_between_packets_resyncs() -> None:
@@ -333,7 +413,8 @@ def test_random_bytes_mixed_into_a_stream_never_raise() -> None:
         noisy += clean[i : i + 97] + rng.randbytes(rng.randint(0, 7))
     codec, events = decode(bytes(noisy))
     # Every packet is hit, yet damaged packets still give pleth (with gaps) and numerics.
-    assert codec.frames_bad > 10 and last(events, "SPO2").value == 97.0
+    # Each of the 10 bursts inside the stream is counted.
+    assert codec.frames_bad >= 10 and last(events, "SPO2").value == 97.0
     assert any(None in w.samples for w in waveforms(events))
 
 
@@ -452,7 +533,7 @@ def test_held_display_values_are_not_reported_as_readings() -> None:
     records = [Record.parse(data[i : i + 4]) for i in range(0, len(data), 4)]
     assert [(r.pulse_rate, r.spo2) for r in records].count((80, 95)) == 4 + 10
     assert records[-1].serialize() == DF8_FINGER_OUT
-    _, events = decode(data)
+    _, events = decode(data + DF8_FINGER_OUT[:1])  # a next record confirms the last one
     spo2 = [o for o in observations(events) if o.metric == "SPO2"]
     assert [o.value for o in spo2] == [95.0] * 4 + [None] * 16
     assert all(o.flags == {Flag.SENSOR_OFF, Flag.INVALID} for o in spo2[4:])
@@ -513,8 +594,9 @@ REAL_DF2 = bytes.fromhex(
 @pytest.mark.parametrize("options", [{}, {"data_format": 2}])
 def test_nonin_real_df2_capture(options: dict) -> None:
     codec = drivers.codec("nonin", device_id="bed-1", **options)
-    # The capture is 1.2 packets; a device repeats packets, so feed a few.
-    codec.receive_data(REAL_DF2[4 * 5:] * 4, now=100.0)
+    # The capture is 1.2 packets; a device repeats packets, so feed its one whole packet
+    # (frames 5-29) a few times.
+    codec.receive_data(REAL_DF2[4 * 5 : 29 * 5] * 4, now=100.0)
     events = codec.events_received()
     numerics = {(e.metric, e.value) for e in events if isinstance(e, Observation)}
     assert numerics == {("SPO2", 96.0), ("PR", 74.0)}
