@@ -14,7 +14,7 @@ import importlib
 from typing import Any
 
 from drivers.base import Device, HostCodec, SerialSettings, open_with
-from monitor.errors import DriverUnavailableError, UnknownProtocolError
+from monitor.domain.errors import DriverUnavailableError, UnknownProtocolError
 
 __all__ = [
     "PROTOCOLS",

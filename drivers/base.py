@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from monitor.errors import DeviceDisconnected, DeviceOpenError
-from monitor.models import DeviceEvent
+from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
+from monitor.domain.models import DeviceEvent
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class Device:
 
     Use ``async with await open_device(...) as device: async for event in device: ...``.
     Iteration ends quietly after :meth:`aclose` and raises
-    :class:`~monitor.errors.DeviceDisconnected` when the port goes away.
+    :class:`~monitor.domain.errors.DeviceDisconnected` when the port goes away.
     """
 
     def __init__(

@@ -26,7 +26,7 @@ from collections.abc import Hashable
 from typing import Any, ClassVar
 
 from drivers.base import HostCodec
-from monitor.errors import FrameError
+from monitor.domain.errors import FrameError
 
 _LINE_END = re.compile(rb"\r\n|\n|\r")
 

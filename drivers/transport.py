@@ -15,7 +15,7 @@ import os
 from urllib.parse import urlsplit
 
 from drivers.base import SerialSettings
-from monitor.errors import DeviceOpenError
+from monitor.domain.errors import DeviceOpenError
 
 
 def parse_socket_url(url: str) -> tuple[str, int]:

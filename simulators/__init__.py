@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from monitor.errors import UnknownProtocolError
+from monitor.domain.errors import UnknownProtocolError
 from simulators.base import DeviceCodec
 
 DEVICE_CODECS: dict[str, str] = {

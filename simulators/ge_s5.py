@@ -17,7 +17,7 @@ from drivers.ge_s5.frames import (
     WaveRequest,
     WaveSubrecord,
 )
-from monitor.errors import FrameError
+from monitor.domain.errors import FrameError
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 from simulators.waveforms import EcgSynth, PlethSynth

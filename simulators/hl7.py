@@ -6,7 +6,7 @@ import math
 
 from drivers.hl7 import frames
 from drivers.hl7.frames import BadBlock, Encoding, Message, MllpDeframer, Segment
-from monitor.errors import FrameError
+from monitor.domain.errors import FrameError
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 

@@ -7,7 +7,7 @@ import math
 from drivers.base import SerialSettings
 from drivers.masimo import frames
 from drivers.masimo.frames import Record
-from monitor.models import Flag
+from monitor.domain.models import Flag
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 

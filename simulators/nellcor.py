@@ -7,7 +7,7 @@ import math
 from drivers.base import SerialSettings
 from drivers.nellcor import frames
 from drivers.nellcor.frames import ColumnsLine, DataLine, SettingsLine, VersionLine
-from monitor.models import Flag
+from monitor.domain.models import Flag
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 

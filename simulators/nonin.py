@@ -7,8 +7,8 @@ import math
 from drivers.base import SerialSettings
 from drivers.nonin import frames
 from drivers.nonin.frames import Packet, Record, SetFormat
-from monitor.errors import FrameError
-from monitor.models import Flag
+from monitor.domain.errors import FrameError
+from monitor.domain.models import Flag
 from simulators.base import DeviceCodec
 from simulators.scenarios import Vitals
 from simulators.waveforms import PlethSynth

@@ -218,7 +218,7 @@ async def record(
 
     import drivers
     from drivers.transport import open_transport
-    from monitor.errors import DeviceOpenError, DriverError
+    from monitor.domain.errors import DeviceOpenError, DriverError
 
     err = stream if stream is not None else sys.stderr
     opts = dict(options or {})

@@ -12,7 +12,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from monitor.models import Flag
+from monitor.domain.models import Flag
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ class Vitals:
         arterial: (systolic, diastolic) the cuff would read if it measured now.
         nibp: (systolic, diastolic, mean) of the latest NIBP measurement, or None.
         nibp_time: seconds since start when that measurement was taken.
-        flags: sensor and signal flags (:class:`~monitor.models.Flag` values).
+        flags: sensor and signal flags (:class:`~monitor.domain.models.Flag` values).
         connected: False while the device is unplugged (the simulator writes nothing).
         rr: respiratory rate, /min.
     """

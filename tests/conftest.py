@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from monitor.bus import Bus
+from monitor.live.bus import Bus
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 RECORDINGS = ROOT.parent / "shared" / "recordings"

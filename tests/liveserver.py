@@ -16,9 +16,9 @@ from typing import Any
 import uvicorn
 
 from monitor.api import create_app
-from monitor.auth import Accounts
+from monitor.auth.accounts import Accounts
 from monitor.config import Settings, UnitConfig
-from monitor.errors import AuthError
+from monitor.domain.errors import AuthError
 
 TEST_PASSWORD = "correct horse battery"
 TEST_USERS = {"nurse.test": "charge_nurse"}

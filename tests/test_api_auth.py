@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from monitor import api_auth
+from monitor.api import auth as api_auth
 from monitor.api import create_app
 from monitor.config import BedConfig, Settings, UnitConfig
 from tests.liveserver import TEST_PASSWORD, bearer, seed_users

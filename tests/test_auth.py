@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from monitor.auth import (
+from monitor.auth.accounts import (
     SESSION_TOUCH_S,
     Accounts,
     Role,
@@ -19,8 +19,8 @@ from monitor.auth import (
     normalise_username,
     verify_password,
 )
-from monitor.errors import AuthError
-from monitor.store import Store
+from monitor.domain.errors import AuthError
+from monitor.storage.database import Store
 
 PASSWORD = "correct horse battery"
 IDLE = 3600.0

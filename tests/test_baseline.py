@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from monitor.baseline import (
+from monitor.alarms.baseline import (
     Baseline,
     BPReading,
     NoBaseline,
@@ -15,7 +15,7 @@ from monitor.baseline import (
     manual_bp_baseline,
     manual_hr_baseline,
 )
-from monitor.models import Flag, Observation
+from monitor.domain.models import Flag, Observation
 
 START = 1000.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from monitor.bus import Bus
-from monitor.models import DeviceStatus, Observation
+from monitor.domain.models import DeviceStatus, Observation
+from monitor.live.bus import Bus
 
 
 def obs(v: float) -> Observation:

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 import drivers
-from monitor.cli import build_parser, demo_plan
+from monitor.cli.main import build_parser, demo_plan
 from tests.conftest import MS
 from tests.liveserver import free_port
 

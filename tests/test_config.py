@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import Settings, UnitConfig, database_url
-from monitor.errors import ConfigError
+from monitor.domain.errors import ConfigError
 
 GOOD = """
 [unit]

@@ -32,8 +32,8 @@ import pytest
 import drivers
 import simulators
 from drivers.base import HostCodec
-from monitor.errors import DeviceDisconnected
-from monitor.models import SENSOR_OFF_FLAGS, DeviceState, DeviceStatus, Observation, Waveform
+from monitor.domain.errors import DeviceDisconnected
+from monitor.domain.models import SENSOR_OFF_FLAGS, DeviceState, DeviceStatus, Observation, Waveform
 from simulators.base import DeviceCodec
 from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS, Vitals

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Page, expect
 
-from monitor.api_auth import LiveAuth
+from monitor.api.auth import LiveAuth
 from tests import test_dashboard_ui as ui
 from tests.conftest import ARTIFACTS
 from tests.liveserver import TEST_PASSWORD

@@ -9,9 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from monitor.bus import Bus
-from monitor.escalation import EscalationNotifier
-from monitor.models import AlarmEvent
+from monitor.domain.models import AlarmEvent
+from monitor.live.bus import Bus
+from monitor.live.escalation import EscalationNotifier
 from tests.conftest import MS
 from tests.liveserver import free_port
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import drivers
-from monitor.models import Observation
+from monitor.domain.models import Observation
 from simulators import device_codec
 from simulators.physio import (
     BEAT_SYMBOLS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import drivers
-from monitor.models import Observation, Waveform
+from monitor.domain.models import Observation, Waveform
 from simulators.ge_s5 import GeS5DeviceCodec
 from tests.conftest import recordings_dir
 

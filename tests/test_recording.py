@@ -12,7 +12,7 @@ import pytest
 
 import drivers
 from drivers.transport import open_transport
-from monitor.models import Observation
+from monitor.domain.models import Observation
 from simulators import device_codec
 from simulators.pacer import Pacer
 from simulators.port import PtyPort, run_scenario

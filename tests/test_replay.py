@@ -10,8 +10,8 @@ import warnings
 
 import pytest
 
-from monitor import replay as rp
-from monitor.rules import RuleSet
+from monitor.alarms import replay as rp
+from monitor.alarms.engine import RuleSet
 from tests.conftest import ROOT, recordings_dir
 
 DATA = ROOT / "tests" / "data" / "replay"
@@ -20,7 +20,7 @@ KEYS = ["t", "rule", "priority", "event", "value"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "monitor.replay", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "monitor.alarms.replay", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -6,9 +6,8 @@ from collections.abc import Iterable, Sequence
 
 import pytest
 
-from monitor.baseline import manual_bp_baseline, manual_hr_baseline
-from monitor.models import AlarmEvent, DeviceState, DeviceStatus, Flag, Observation
-from monitor.rules import (
+from monitor.alarms.baseline import manual_bp_baseline, manual_hr_baseline
+from monitor.alarms.engine import (
     BedState,
     RuleSet,
     device_status,
@@ -17,6 +16,7 @@ from monitor.rules import (
     start_monitoring,
     tick,
 )
+from monitor.domain.models import AlarmEvent, DeviceState, DeviceStatus, Flag, Observation
 
 RULES = RuleSet.default()
 DEVICE = {"HR": "ecg", "PR": "ox", "SPO2": "ox"}

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from monitor.errors import RuleError
-from monitor.rules import RULE_IDS, RuleSet
+from monitor.alarms.engine import RULE_IDS, RuleSet
+from monitor.domain.errors import RuleError
 
 
 def test_defaults_match_the_rule_table() -> None:

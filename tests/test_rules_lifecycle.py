@@ -8,9 +8,8 @@ import time
 
 import pytest
 
-from monitor.baseline import manual_bp_baseline, manual_hr_baseline
-from monitor.models import DeviceState, DeviceStatus, Observation
-from monitor.rules import (
+from monitor.alarms.baseline import manual_bp_baseline, manual_hr_baseline
+from monitor.alarms.engine import (
     BedState,
     RuleSet,
     acknowledge,
@@ -23,6 +22,7 @@ from monitor.rules import (
     stop_monitoring,
     tick,
 )
+from monitor.domain.models import DeviceState, DeviceStatus, Observation
 from tests.test_rules import infused, nibp, obs, onsets, run, series
 
 RULES = RuleSet.default()

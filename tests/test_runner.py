@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 import drivers
-from monitor.bus import Bus, Subscription
 from monitor.config import DeviceConfig
-from monitor.errors import DeviceOpenError
-from monitor.models import DeviceStatus, Observation
-from monitor.runner import DeviceRunner
+from monitor.domain.errors import DeviceOpenError
+from monitor.domain.models import DeviceStatus, Observation
+from monitor.live.bus import Bus, Subscription
+from monitor.live.runner import DeviceRunner
 from simulators.masimo import MasimoDeviceCodec
 from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS

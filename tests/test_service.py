@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from monitor.config import BedConfig, DeviceConfig, Settings, UnitConfig
-from monitor.models import DeviceStatus, Observation
+from monitor.domain.models import DeviceStatus, Observation
 from monitor.service import Service
-from monitor.store import Store
+from monitor.storage.database import Store
 
 
 async def test_snapshot_includes_events_published_just_before(tmp_path: Path) -> None:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from monitor.bus import Bus
-from monitor.errors import StoreError
-from monitor.models import DeviceStatus, Flag, Observation
-from monitor.store import Store, StoreWriter
+from monitor.domain.errors import StoreError
+from monitor.domain.models import DeviceStatus, Flag, Observation
+from monitor.live.bus import Bus
+from monitor.storage.database import Store, StoreWriter
 
 
 @pytest.fixture

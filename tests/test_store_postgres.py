@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from monitor import admissions
-from monitor.alarm_service import AlarmService
-from monitor.bus import Bus
-from monitor.models import AlarmEvent, DeviceStatus, Observation
-from monitor.rules import RuleSet
-from monitor.store import Store
+from monitor.alarms.engine import RuleSet
+from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
+from monitor.live.alarm_service import AlarmService
+from monitor.live.bus import Bus
+from monitor.records import sessions as admissions
+from monitor.storage.database import Store
 from tests.liveserver import free_port
 
 
@@ -86,9 +86,9 @@ async def test_postgres_store_round_trip(postgres_url: str) -> None:
 
 async def test_postgres_accounts(postgres_url: str) -> None:
     """Users, sessions and tokens on PostgreSQL (unique names, digests, revocation)."""
-    from monitor.auth import Accounts
+    from monitor.auth.accounts import Accounts
     from monitor.config import database_url
-    from monitor.errors import AuthError
+    from monitor.domain.errors import AuthError
 
     store = await Store.open(database_url(postgres_url))
     try:

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from monitor.errors import FrameError
+from monitor.domain.errors import FrameError
 
 SERIAL = {"baudrate": 19200, "bytesize": 8, "parity": "E", "stopbits": 1, "rtscts": True}
 """Line parameters: 19200 8E1 with RTS/CTS; the monitor does not allow others (M1017617 §2)."""

@@ -15,8 +15,8 @@ from drivers.ge_s5.frames import (
     WaveRequest,
     WaveSubrecord,
 )
-from monitor.errors import FrameError
-from monitor.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
 
 MIN_INTERVAL = 5
 """The monitor sends periodic displayed values at most every 5 s (M1017617 §3)."""

@@ -19,7 +19,7 @@ import time as _time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-from monitor.errors import FrameError
+from monitor.domain.errors import FrameError
 
 START_BLOCK = b"\x0b"
 END_BLOCK = b"\x1c"

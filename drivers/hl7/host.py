@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from drivers.base import HostCodec
 from drivers.hl7 import frames
 from drivers.hl7.frames import BadBlock, Message, MllpDeframer, Segment
-from monitor.errors import FrameError
-from monitor.models import DeviceState, DeviceStatus, Flag, Observation
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation
 
 # MDC context-free code and reference id -> metric alias (protocols.md section 7). Both
 # NIBP code families are in use: NONINV (Comen, most gateways) and CUFF (Mindray-style).

@@ -18,8 +18,8 @@ import re
 import time as _time
 from dataclasses import dataclass, field
 
-from monitor.errors import FrameError
-from monitor.models import Flag
+from monitor.domain.errors import FrameError
+from monitor.domain.models import Flag
 
 SERIAL = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}
 """Line parameters from the Rad-8 manual: 9600 8N1, no handshake."""

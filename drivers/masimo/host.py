@@ -6,7 +6,7 @@ from drivers.base import SerialSettings
 from drivers.lines import LineCodec
 from drivers.masimo import frames
 from drivers.masimo.frames import Record
-from monitor.models import DeviceState, DeviceStatus, Flag, Observation
+from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation
 
 # Token -> metric alias. BPM is the oximeter's pulse rate, not an ECG heart rate.
 _VALUES = (("SPO2", "SPO2"), ("BPM", "PR"), ("PI", "PI"), ("SPCO", "SPCO"),

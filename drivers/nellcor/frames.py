@@ -25,8 +25,8 @@ import time as _time
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
-from monitor.errors import FrameError
-from monitor.models import Flag
+from monitor.domain.errors import FrameError
+from monitor.domain.models import Flag
 
 SERIAL = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}
 """Line parameters of the data port: 9600 8N1, no handshake."""

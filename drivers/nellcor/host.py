@@ -8,7 +8,7 @@ from drivers.base import SerialSettings
 from drivers.lines import LineCodec
 from drivers.nellcor import frames
 from drivers.nellcor.frames import ColumnsLine, DataLine, SettingsLine, VersionLine
-from monitor.models import DeviceState, DeviceStatus, Flag, Observation
+from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation
 
 
 class NellcorHostCodec(LineCodec):

@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitor.errors import FrameError
-from monitor.models import Flag
+from monitor.domain.errors import FrameError
+from monitor.domain.models import Flag
 
 SERIAL = {"baudrate": 9600, "bytesize": 8, "parity": "N", "stopbits": 1}
 """Line parameters of the OEM and Bluetooth modules: 9600 8N1, no flow control."""

@@ -8,8 +8,8 @@ from typing import Any
 from drivers.base import HostCodec, SerialSettings
 from drivers.nonin import frames
 from drivers.nonin.frames import Frame, Record, SetFormat
-from monitor.errors import FrameError
-from monitor.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
 
 _DETECT_UNITS = 3
 """Consecutive valid units needed to recognise a format. With three, no clean stream of one
@@ -107,7 +107,7 @@ class NoninHostCodec(HostCodec):
     :attr:`Flag.INVALID`, plus :attr:`Flag.SENSOR_OFF`.
     DF#8 gives them once a second. DF#2/#7 give them once a second too (every third
     packet) with the flags of all frames since the last numerics, plus one ``PLETH``
-    :class:`~monitor.models.Waveform` of 25 samples per packet (raw counts, 8 or 16 bit).
+    :class:`~monitor.domain.models.Waveform` of 25 samples per packet (raw counts, 8 or 16 bit).
     A corrupted frame is counted, skipped and resynchronised on the next frame; frames after
     it are placed by counting back from the next SYNC, so the packet still goes out with
     ``None`` for the lost samples, and numerics come from the items that survived.

@@ -21,8 +21,8 @@ from drivers.ge_s5.frames import (
     WaveSubrecord,
 )
 from drivers.ge_s5.host import GeS5HostCodec
-from monitor.errors import FrameError
-from monitor.models import DeviceStatus, Flag, Observation, Waveform
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceStatus, Flag, Observation, Waveform
 from simulators.ge_s5 import GeS5DeviceCodec
 from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS, Vitals

@@ -13,8 +13,8 @@ from drivers import transport
 from drivers.hl7 import frames
 from drivers.hl7.frames import Message, MllpDeframer
 from drivers.hl7.host import Hl7HostCodec
-from monitor.errors import DeviceOpenError
-from monitor.models import DeviceStatus, Flag, Observation
+from monitor.domain.errors import DeviceOpenError
+from monitor.domain.models import DeviceStatus, Flag, Observation
 from simulators.hl7 import Hl7DeviceCodec
 from simulators.scenarios import SCENARIOS, Vitals
 from tests.conftest import MS

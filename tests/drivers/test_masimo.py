@@ -8,8 +8,8 @@ import pytest
 
 import drivers
 from drivers.masimo.frames import Record
-from monitor.errors import FrameError
-from monitor.models import DeviceStatus, Flag, Observation
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceStatus, Flag, Observation
 from simulators.masimo import MasimoDeviceCodec
 from simulators.scenarios import Vitals
 

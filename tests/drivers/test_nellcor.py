@@ -12,8 +12,8 @@ import drivers
 from drivers.nellcor import frames
 from drivers.nellcor.frames import ColumnsLine, DataLine, SettingsLine, VersionLine
 from drivers.nellcor.host import NellcorHostCodec
-from monitor.errors import FrameError
-from monitor.models import DeviceStatus, Flag, Observation
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceStatus, Flag, Observation
 from simulators import scenarios
 from simulators.nellcor import NellcorDeviceCodec
 from simulators.scenarios import Vitals

@@ -11,8 +11,8 @@ import drivers
 from drivers.nonin import frames
 from drivers.nonin.frames import Frame, Packet, Record, SetFormat
 from drivers.nonin.host import NoninHostCodec
-from monitor.errors import FrameError
-from monitor.models import DeviceStatus, Flag, Observation, Waveform
+from monitor.domain.errors import FrameError
+from monitor.domain.models import DeviceStatus, Flag, Observation, Waveform
 from simulators import scenarios
 from simulators.nonin import NoninDeviceCodec
 from simulators.scenarios import Vitals

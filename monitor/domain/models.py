@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from monitor.metrics import METRICS
+from monitor.domain.metrics import METRICS
 
 
 class Flag(StrEnum):

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from monitor.models import SENSOR_OFF_FLAGS, Flag, Observation
+from monitor.domain.models import SENSOR_OFF_FLAGS, Flag, Observation
 
 NIBP_METRICS = ("NIBP_SYS", "NIBP_DIA", "NIBP_MEAN")
 """The metrics that make up one NIBP reading."""

@@ -4,7 +4,7 @@
 :class:`~monitor.service.Service`. Routes:
 
 - ``GET /healthz``: liveness and counters (the only route open without sign-in).
-- ``GET|POST /login``, ``POST /logout``: sign-in (see :mod:`monitor.api_auth`).
+- ``GET|POST /login``, ``POST /logout``: sign-in (see :mod:`monitor.api.auth`).
 - ``GET /api/beds``: every bed with its devices, connection state and latest values.
 - ``GET /api/beds/{bed_id}/observations``: stored history of a bed.
 - ``WS /ws/live``: a snapshot, then ``vitals``, ``device``, ``waveform`` and
@@ -29,20 +29,20 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.websockets import WebSocketDisconnect
 
-from monitor import api_auth
-from monitor.admissions import EVENT_KINDS, AdmissionError, clinical_events
-from monitor.alarm_service import UnknownAlarmError
-from monitor.api_auth import WS_SIGNED_OUT, ChargeNurse, CurrentUser
-from monitor.auth import Accounts
+from monitor.api import auth as api_auth
+from monitor.api.auth import WS_SIGNED_OUT, ChargeNurse, CurrentUser
+from monitor.auth.accounts import Accounts
 from monitor.config import Settings, UnitConfig
-from monitor.errors import RuleError
-from monitor.models import AlarmEvent, BedUpdate, DeviceStatus, Observation, Waveform
+from monitor.domain.errors import RuleError
+from monitor.domain.models import AlarmEvent, BedUpdate, DeviceStatus, Observation, Waveform
+from monitor.live.alarm_service import UnknownAlarmError
+from monitor.records.sessions import EVENT_KINDS, AdmissionError, clinical_events
 from monitor.service import Service
-from monitor.store import Store, safe_url
+from monitor.storage.database import Store, safe_url
 
 _LOGGER = logging.getLogger(__name__)
 
-WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 LIVE_FLUSH_S = 0.1
 """How often the live stream sends what accumulated: 10 messages a second at most."""
@@ -211,7 +211,7 @@ def create_app(
         summary="Secondary alarm display and vital-sign central station for a short "
         "procedure unit. Not a certified medical device.",
         lifespan=lifespan,
-        # The API's description is behind sign-in too (monitor.api_auth.install_pages).
+        # The API's description is behind sign-in too (monitor.api.auth.install_pages).
         docs_url=None, redoc_url=None, openapi_url=None,
     )
     api = APIRouter(dependencies=[Depends(api_auth.current_user)])
@@ -313,7 +313,7 @@ def create_app(
     async def chart_event(bed_id: str, body: ChartBody, service: ServiceDep,
                           user: CurrentUser) -> dict[str, Any]:
         """Chart premedication given, a side effect observed, or a note."""
-        from monitor import admissions as records
+        from monitor.records import sessions as records
 
         _bed(service, bed_id)
         now = time.time()

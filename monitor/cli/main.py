@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.config import BedConfig, DeviceConfig, Settings, UnitConfig
-from monitor.errors import ConfigError, MonitorError
+from monitor.domain.errors import ConfigError, MonitorError
 
 _LOGGER = logging.getLogger("spu-monitor")
 
@@ -97,14 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_server_args(demo)
     demo.add_argument("--beds", type=int, default=8, help="number of beds (default 8, max 64)")
 
-    from monitor import users_cli
+    from monitor.cli import users as users_cli
 
     users = sub.add_parser(
         "users", help="manage users, passwords and API tokens (no default account exists)",
         description="Manage who may sign in. Passwords are read from standard input.")
     users_cli.configure_parser(users)
 
-    from monitor import replay
+    from monitor.alarms import replay
 
     replay_parser = sub.add_parser(
         "replay", help="run the alarm rules over a recording in virtual time",
@@ -316,7 +316,7 @@ async def seed_demo(service: Any, plan: list[dict[str, Any]]) -> None:
 
 
 def _pythonpath() -> str:
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])
     existing = os.environ.get("PYTHONPATH")
     return f"{root}{os.pathsep}{existing}" if existing else root
 
@@ -330,14 +330,14 @@ def cmd_record(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """``spu-monitor replay``."""
-    from monitor import replay
+    from monitor.alarms import replay
 
     return replay.run(args)
 
 
 def cmd_users(args: argparse.Namespace) -> int:
     """``spu-monitor users``."""
-    from monitor import users_cli
+    from monitor.cli import users as users_cli
 
     return users_cli.run(args)
 

@@ -16,10 +16,10 @@ from typing import Any
 
 import drivers
 from drivers.base import Device
-from monitor.bus import Bus
 from monitor.config import DeviceConfig
-from monitor.errors import DeviceDisconnected, DeviceOpenError, DriverError
-from monitor.models import SENSOR_OFF_FLAGS, DeviceState, DeviceStatus, Observation
+from monitor.domain.errors import DeviceDisconnected, DeviceOpenError, DriverError
+from monitor.domain.models import SENSOR_OFF_FLAGS, DeviceState, DeviceStatus, Observation
+from monitor.live.bus import Bus
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from monitor.tables import Base
+from monitor.storage.tables import Base
 
 target_metadata = Base.metadata
 

@@ -19,10 +19,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TextIO
 
-from monitor.auth import Accounts, Role
+from monitor.auth.accounts import Accounts, Role
 from monitor.config import Settings, database_url
-from monitor.errors import AuthError, ConfigError
-from monitor.store import Store
+from monitor.domain.errors import AuthError, ConfigError
+from monitor.storage.database import Store
 
 ACTOR = "cli"
 """Who the audit log names for changes made with this command."""

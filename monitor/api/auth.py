@@ -1,5 +1,5 @@
 """Sign-in for the HTTP API, the live WebSocket and the dashboard (FastAPI over
-:mod:`monitor.auth`).
+:mod:`monitor.auth.accounts`).
 
 - Browsers sign in through the form at ``/login`` and carry the session in the
   ``spu_session`` cookie: HttpOnly (scripts cannot read it), SameSite=Strict (other sites
@@ -25,9 +25,9 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 
-from monitor.auth import Accounts, Role, SignInThrottle, User
+from monitor.auth.accounts import Accounts, Role, SignInThrottle, User
 from monitor.config import Settings
-from monitor.errors import AuthError
+from monitor.domain.errors import AuthError
 
 _LOGGER = logging.getLogger(__name__)
 

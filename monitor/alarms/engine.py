@@ -1,4 +1,4 @@
-"""The pure alarm engine: rules (configured in :mod:`monitor.rule_config`) applied to data.
+"""The pure alarm engine: rules (configured in :mod:`monitor.alarms.rule_config`) applied to data.
 
 The engine is a fold: ``(state, input) -> (new state, events)``. Inputs are observations
 (:func:`evaluate`), device status changes (:func:`device_status`), the passage of time
@@ -26,9 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from monitor import alarms
-from monitor.alarms import ActiveAlarm
-from monitor.baseline import (
+from monitor.alarms import lifecycle as alarms
+from monitor.alarms.baseline import (
     NIBP_METRICS,
     Baseline,
     BPReading,
@@ -38,13 +37,14 @@ from monitor.baseline import (
     compute_hr_baseline,
     reading_from_observations,
 )
-from monitor.models import (
+from monitor.alarms.lifecycle import ActiveAlarm
+from monitor.alarms.rule_config import PRIORITIES, RULE_IDS, Rule, RuleSet, is_rule_id, rule_table
+from monitor.domain.models import (
     AlarmEvent,
     DeviceState,
     DeviceStatus,
     Observation,
 )
-from monitor.rule_config import PRIORITIES, RULE_IDS, Rule, RuleSet, is_rule_id, rule_table
 
 __all__ = [
     "CONTINUOUS_METRICS", "PRIORITIES", "RULE_IDS", "BedState", "Result", "Rule", "RuleSet",
@@ -961,7 +961,7 @@ def start_infusion(
     """Start the infusion and freeze the baselines, confirmed by ``user``.
 
     A baseline given here (or set earlier with :func:`rebaseline`) wins; otherwise it is
-    computed from the pre-infusion data the state kept (see :mod:`monitor.baseline`).
+    computed from the pre-infusion data the state kept (see :mod:`monitor.alarms.baseline`).
     Monitoring starts too if it had not. A missing baseline raises NO_BASELINE.
 
     Raises:

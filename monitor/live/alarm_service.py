@@ -1,6 +1,6 @@
 """The live adapter around the pure rules engine: fold bus events, tick, persist, act.
 
-The engine (:mod:`monitor.rules`) never reads a clock; this adapter is where wall time
+The engine (:mod:`monitor.alarms.engine`) never reads a clock; this adapter is where wall time
 enters: it ticks every bed once a second. Every alarm event goes onto the bus (the store
 writer appends it to the alarm log; the WebSocket sends it to the screens). Each bed's
 engine state is saved as JSON after it changes, so active alarms, pauses and baselines
@@ -19,21 +19,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor import rules as engine
-from monitor import snapshot
-from monitor.alarms import ActiveAlarm
-from monitor.baseline import (
+from monitor.alarms import engine as engine
+from monitor.alarms import snapshot
+from monitor.alarms.baseline import (
     Baseline,
     compute_bp_baseline,
     compute_hr_baseline,
     manual_bp_baseline,
     manual_hr_baseline,
 )
-from monitor.bus import Bus
-from monitor.models import AlarmEvent, DeviceStatus, Observation
-from monitor.rules import BedState, RuleSet
-from monitor.store import Store
-from monitor.tables import RulesStateRow
+from monitor.alarms.engine import BedState, RuleSet
+from monitor.alarms.lifecycle import ActiveAlarm
+from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
+from monitor.live.bus import Bus
+from monitor.storage.database import Store
+from monitor.storage.tables import RulesStateRow
 
 _LOGGER = logging.getLogger(__name__)
 

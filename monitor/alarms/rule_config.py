@@ -1,7 +1,7 @@
 """Alarm rule configuration: factory defaults, site settings and per-patient overrides.
 
 Every setting is validated here with a message that names it (:class:`RuleError`); the
-engine in :mod:`monitor.rules` only ever sees a consistent :class:`RuleSet`.
+engine in :mod:`monitor.alarms.engine` only ever sees a consistent :class:`RuleSet`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from monitor.errors import RuleError
+from monitor.domain.errors import RuleError
 
 PRIORITIES = ("high", "medium", "low")
 """Alarm priorities, highest first."""
@@ -143,7 +143,7 @@ class RuleSet:
         hold_max: the longest a sample's value holds without a new sample.
         artifact_gap: how long an artifact gap may pause a delay timer before it restarts.
         nibp_assembly: seconds within which NIBP components form one reading.
-        baseline: baseline computation parameters (see :mod:`monitor.baseline`).
+        baseline: baseline computation parameters (see :mod:`monitor.alarms.baseline`).
     """
 
     rules: Mapping[str, Rule]

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitor.bus import Subscription
 from monitor.config import UnitConfig
-from monitor.models import DeviceState, DeviceStatus, Observation
+from monitor.domain.models import DeviceState, DeviceStatus, Observation
+from monitor.live.bus import Subscription
 
 
 class Board:

@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 
-from monitor.bus import Bus
-from monitor.models import AlarmEvent
+from monitor.domain.models import AlarmEvent
+from monitor.live.bus import Bus
 
 _LOGGER = logging.getLogger(__name__)
 

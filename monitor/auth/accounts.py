@@ -30,10 +30,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from monitor import admissions
-from monitor.errors import AuthError
-from monitor.store import Store
-from monitor.tables import ApiTokenRow, AuthSessionRow, UserRow
+from monitor.domain.errors import AuthError
+from monitor.records import sessions as admissions
+from monitor.storage.database import Store
+from monitor.storage.tables import ApiTokenRow, AuthSessionRow, UserRow
 
 
 class Role(StrEnum):

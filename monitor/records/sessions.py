@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
-from monitor.errors import MonitorError
-from monitor.store import Store
-from monitor.tables import AdmissionRow, AuditRow, ClinicalEventRow
+from monitor.domain.errors import MonitorError
+from monitor.storage.database import Store
+from monitor.storage.tables import AdmissionRow, AuditRow, ClinicalEventRow
 
 EVENT_KINDS = ("premedication", "side_effect", "note", "journal")
 """What can be charted against an admission."""

@@ -19,10 +19,10 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
-from monitor.bus import Bus
-from monitor.errors import StoreError
-from monitor.models import AlarmEvent, DeviceStatus, Observation
-from monitor.tables import AlarmLogRow, DeviceEventRow, ObservationRow
+from monitor.domain.errors import StoreError
+from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
+from monitor.live.bus import Bus
+from monitor.storage.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitor.errors import ConfigError
+from monitor.domain.errors import ConfigError
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -207,8 +207,8 @@ class UnitConfig(BaseModel):
         Raises:
             ConfigError: an invalid rule setting, naming it.
         """
-        from monitor.errors import RuleError
-        from monitor.rules import RuleSet
+        from monitor.alarms.engine import RuleSet
+        from monitor.domain.errors import RuleError
 
         try:
             return RuleSet.from_mapping(self.alarms) if self.alarms else RuleSet.default()

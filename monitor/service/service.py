@@ -7,16 +7,16 @@ import logging
 import time
 from typing import Any
 
-from monitor import admissions
-from monitor.admissions import Admission
-from monitor.alarm_service import AlarmService
-from monitor.board import Board
-from monitor.bus import Bus
 from monitor.config import Settings, UnitConfig
-from monitor.escalation import EscalationNotifier
-from monitor.models import BedUpdate, DeviceStatus, Observation
-from monitor.runner import DeviceRunner
-from monitor.store import Store, StoreWriter
+from monitor.domain.models import BedUpdate, DeviceStatus, Observation
+from monitor.live.alarm_service import AlarmService
+from monitor.live.board import Board
+from monitor.live.bus import Bus
+from monitor.live.escalation import EscalationNotifier
+from monitor.live.runner import DeviceRunner
+from monitor.records import sessions as admissions
+from monitor.records.sessions import Admission
+from monitor.storage.database import Store, StoreWriter
 
 _LOGGER = logging.getLogger(__name__)
 

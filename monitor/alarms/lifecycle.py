@@ -1,7 +1,7 @@
 """Alarm lifecycle (pure): onset, re-announce, priority change, escalation, acknowledge, end.
 
 Each function takes an :class:`ActiveAlarm` and returns the new alarm (or ``None`` once it
-has ended) plus the :class:`~monitor.models.AlarmEvent` log records it produced. Nothing
+has ended) plus the :class:`~monitor.domain.models.AlarmEvent` log records it produced. Nothing
 here reads a clock: every time is an argument.
 
 Lifecycle of one alarm episode::
@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from monitor.models import AlarmEvent
+from monitor.domain.models import AlarmEvent
 
 CHARGE_NURSE = "charge_nurse"
 """Target of escalation events."""

@@ -1,6 +1,6 @@
 """Replay a recording through the alarm engine in virtual time and print its alarm events.
 
-``spu-monitor replay RECORDING`` (until the CLI wires it: ``python -m monitor.replay``)
+``spu-monitor replay RECORDING`` (until the CLI wires it: ``python -m monitor.alarms.replay``)
 prints one JSON object per line per alarm event::
 
     {"t": 75.0, "rule": "SPO2_LOW", "priority": "medium", "event": "onset", "value": 91.0}
@@ -23,10 +23,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitor.baseline import Baseline, manual_bp_baseline, manual_hr_baseline
-from monitor.errors import RuleError
-from monitor.models import AlarmEvent, Flag, Observation
-from monitor.rules import (
+from monitor.alarms.baseline import Baseline, manual_bp_baseline, manual_hr_baseline
+from monitor.alarms.engine import (
     BedState,
     RuleSet,
     evaluate,
@@ -35,6 +33,8 @@ from monitor.rules import (
     start_monitoring,
     tick,
 )
+from monitor.domain.errors import RuleError
+from monitor.domain.models import AlarmEvent, Flag, Observation
 
 METRICS = ("HR", "PR", "SPO2", "NIBP_SYS", "NIBP_DIA", "NIBP_MEAN")
 """Metrics a replay CSV may hold."""
@@ -111,7 +111,7 @@ def read_csv(path: pathlib.Path) -> Recording:
     """Read a ``time_s,metric,value[,flags]`` CSV.
 
     ``INFUSION_START`` (empty value) marks the infusion start. An empty value is the
-    device's invalid marker. ``flags`` holds :class:`~monitor.models.Flag` values separated
+    device's invalid marker. ``flags`` holds :class:`~monitor.domain.models.Flag` values separated
     by ``;`` or spaces. Blank lines and lines starting with ``#`` are skipped. Rows need not
 be in time order (they are sorted, stably).
 
@@ -251,8 +251,8 @@ def replay(
     Monitoring starts at the first sample. The infusion starts at ``infusion_start``, else
     the recording's INFUSION_START, else :data:`BASELINE_LEAD` s after the first sample
     (unless ``no_infusion``); baselines come from the data before it unless given. Between
-    samples, :func:`~monitor.rules.tick` is called at each
-    :func:`~monitor.rules.next_deadline`, so delays and escalations fire at their exact
+    samples, :func:`~monitor.alarms.engine.tick` is called at each
+    :func:`~monitor.alarms.engine.next_deadline`, so delays and escalations fire at their exact
     virtual time while sparse data costs nothing in between. Replay ends at the last sample.
     """
     samples = recording.samples
@@ -418,7 +418,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m monitor.replay`` entry point."""
+    """``python -m monitor.alarms.replay`` entry point."""
     parser = argparse.ArgumentParser(prog="spu-monitor replay")
     configure_parser(parser)
     return run(parser.parse_args(argv))

@@ -1,0 +1,1 @@
+"""Users, roles, passwords, sign-in sessions and API tokens (no web code)."""

@@ -1,0 +1,1 @@
+"""The ``spu-monitor`` command line."""
