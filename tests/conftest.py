@@ -63,3 +63,12 @@ def browser_type_launch_args(browser_type_launch_args):
     if not os.path.exists(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: run `make test`, which installs Debian's chromium")
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def invalid_fields(response) -> dict[str, str]:
+    """The fields a 422 answer names, in FastAPI's documented validation shape: dotted
+    location without its ``body``/``query`` part -> message. Asserts the shape."""
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert isinstance(detail, list) and detail, detail
+    return {".".join(str(p) for p in d["loc"][1:]): d["msg"] for d in detail}

@@ -53,6 +53,21 @@ def test_cli_serve_bad_unit_file_is_a_clear_error(tmp_path: Path) -> None:
     assert "unknown protocol 'nope'" in out.stderr
 
 
+def test_cli_serve_exits_with_one_clear_line_when_the_database_cannot_open(
+    tmp_path: Path,
+) -> None:
+    # A start-up failure must end the process (never wait for ever) with a non-zero status
+    # and a message that names the cause, not a traceback.
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_bytes(b"this is not a SQLite database at all" * 100)
+    out = subprocess.run(CLI + ["serve", "--db", str(not_a_database), "--port",
+                                str(free_port())],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert "the server did not start: cannot open database" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_cli_simulate_unknown_scenario(tmp_path: Path) -> None:
     out = subprocess.run(CLI + ["simulate", "--scenario", "nope"], capture_output=True,
                          text=True, timeout=60)

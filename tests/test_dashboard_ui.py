@@ -426,12 +426,13 @@ async def test_alarm_panel_order_and_audio_follow_priority(
                 threshold: null, baseline: null, delay: 0, message: `${rule} test`,
                 condition_active: true, acknowledged: false, acked_by: null, acked_at: null,
                 escalated: false, ...extra });
+            // Each bed's list in the server's order (highest priority, then newest first).
             applyMessage({ type: 'alarm', bed_id: 'bed-1', event: {}, audio_paused_until: null,
-                alarms: [alarm('bed-1', 1, 'LOW_NEW', 'low', 1),
-                         alarm('bed-1', 2, 'HIGH_OLD', 'high', 50)] });
+                alarms: [alarm('bed-1', 2, 'HIGH_OLD', 'high', 50),
+                         alarm('bed-1', 1, 'LOW_NEW', 'low', 1)] });
             applyMessage({ type: 'alarm', bed_id: 'bed-2', event: {}, audio_paused_until: null,
-                alarms: [alarm('bed-2', 3, 'MED', 'medium', 5),
-                         alarm('bed-2', 4, 'HIGH_NEW', 'high', 10)] });
+                alarms: [alarm('bed-2', 4, 'HIGH_NEW', 'high', 10),
+                         alarm('bed-2', 3, 'MED', 'medium', 5)] });
         }""")
         rows = page.locator(".alarm-row")
         await expect(rows).to_have_count(4)

@@ -62,7 +62,7 @@ async def running(tmp_path: Path, bus: Bus):
     sim = asyncio.create_task(run_scenario(MasimoDeviceCodec(), SCENARIOS["stable"], port,
                                            speed=1.0))
     runner = DeviceRunner(bus, DeviceConfig(id="bed-1-ox", protocol="masimo", port=port.path),
-                          stale_after_s=1.5, reconnect_max_s=0.5)
+                          "bed-1", stale_after_s=1.5, reconnect_max_s=0.5)
     sub = bus.subscribe(name="test")
     task = asyncio.create_task(runner.run())
     yield port, runner, sub
@@ -140,7 +140,7 @@ async def test_a_port_has_one_reader(pty_port: PtyPort) -> None:
 async def test_runner_reports_stale_when_device_goes_quiet(tmp_path: Path, bus: Bus) -> None:
     port = PtyPort(link=str(tmp_path / "ttyQUIET"))
     runner = DeviceRunner(bus, DeviceConfig(id="quiet", protocol="masimo", port=port.path),
-                          stale_after_s=0.3)
+                          "bed-1", stale_after_s=0.3)
     async with bus.subscribe(name="t") as sub, supervised(runner):
         try:
             await next_matching(sub, status("connected"), 3000 * MS)
@@ -155,7 +155,7 @@ async def test_runner_missing_port_retries_and_connects_when_plugged(tmp_path: P
                                                                      bus: Bus) -> None:
     link = tmp_path / "ttyLATE"
     runner = DeviceRunner(bus, DeviceConfig(id="late", protocol="masimo", port=str(link)),
-                          reconnect_max_s=0.2)
+                          "bed-1", reconnect_max_s=0.2)
     async with bus.subscribe(name="t") as sub, supervised(runner):
         lost = await next_matching(sub, status("disconnected"), 3000 * MS)
         assert "cannot open" in lost.detail
@@ -168,7 +168,8 @@ async def test_runner_missing_port_retries_and_connects_when_plugged(tmp_path: P
 
 async def test_runner_sensor_off_status(tmp_path: Path, bus: Bus) -> None:
     port = PtyPort(link=str(tmp_path / "ttySO"))
-    runner = DeviceRunner(bus, DeviceConfig(id="so", protocol="masimo", port=port.path))
+    runner = DeviceRunner(bus, DeviceConfig(id="so", protocol="masimo", port=port.path),
+                          "bed-1")
     async with bus.subscribe(name="t") as sub, supervised(runner):
         try:
             await next_matching(sub, status("connected"), 3000 * MS)
@@ -183,7 +184,8 @@ async def test_runner_sensor_off_status(tmp_path: Path, bus: Bus) -> None:
 
 async def test_runner_counts_garbage_and_keeps_decoding(tmp_path: Path, bus: Bus) -> None:
     port = PtyPort(link=str(tmp_path / "ttyNOISE"))
-    runner = DeviceRunner(bus, DeviceConfig(id="noisy", protocol="masimo", port=port.path))
+    runner = DeviceRunner(bus, DeviceConfig(id="noisy", protocol="masimo", port=port.path),
+                          "bed-1")
     async with bus.subscribe(name="t") as sub, supervised(runner):
         try:
             await next_matching(sub, status("connected"), 3000 * MS)

@@ -14,8 +14,9 @@ import pytest
 
 from monitor.alarms.engine import RuleSet
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
-from monitor.live.alarm_service import AlarmService
+from monitor.live.alarm_states import AlarmStates
 from monitor.live.bus import Bus
+from monitor.live.rules_feed import RulesFeed
 from monitor.records import sessions as admissions
 from monitor.storage.database import Store
 from tests.liveserver import free_port
@@ -56,8 +57,8 @@ async def test_postgres_store_round_trip(postgres_url: str) -> None:
     store = await Store.open(database_url(postgres_url))
     try:
         await store.write_batch(
-            [("bed-1", Observation.of("SPO2", 95, 10.0, "d1", {"sensor_off"}))],
-            [("bed-1", DeviceStatus("d1", "connected", 5.0, "ok", {"model": "rad8"}))],
+            [Observation.of("SPO2", 95, 10.0, "d1", {"sensor_off"}, "bed-1")],
+            [DeviceStatus("d1", "connected", 5.0, "ok", {"model": "rad8"}, "bed-1")],
             [AlarmEvent("bed-1/1/SPO2_LOW", "bed-1", "SPO2_LOW", "medium", False, "onset",
                         11.0, 91.0, threshold=93.0)],
         )
@@ -71,10 +72,10 @@ async def test_postgres_store_round_trip(postgres_url: str) -> None:
                                            infusion_day=2)
         assert admission.phase == "pre_infusion"
         bus = Bus()
-        alarms = AlarmService(bus, {"d2": "bed-2"}, ["bed-2"], RuleSet.default(), store)
+        alarms = RulesFeed(bus, ["bed-2"], RuleSet.default(), AlarmStates(store))
         alarms.start_monitoring("bed-2", "nurse")
         await alarms.save()
-        restored = AlarmService(bus, {"d2": "bed-2"}, ["bed-2"], RuleSet.default(), store)
+        restored = RulesFeed(bus, ["bed-2"], RuleSet.default(), AlarmStates(store))
         await restored.load()
         assert restored.states["bed-2"].monitoring
     finally:

@@ -95,6 +95,13 @@ subscribe((kind, detailArg) => {
       panel.announce(detailArg);
       detail.onAlarmEvent(detailArg);
       break;
+    case "system": {
+      // A technical condition of the service itself (storage failing): unit-wide.
+      const banner = $("system-banner");
+      setText(banner, state.system.map((c) => c.message).join(" · "));
+      banner.hidden = state.system.length === 0;
+      break;
+    }
     case "live":
       $("connection-banner").hidden = detailArg;
       document.body.classList.toggle("disconnected", !detailArg);

@@ -5,9 +5,10 @@ import { PRIORITY_RANK } from "./format.js";
 
 export const state = {
   unit: "SPU",
-  beds: new Map(), // bed id -> normalised bed (see normaliseBed)
+  beds: new Map(), // bed id -> bed, as the server sent it (see applyBed)
   order: [], // bed ids in server order
   live: false, // data is flowing (a message in the last 5 s)
+  system: [], // technical conditions of the service itself (storage failing...)
   offsetMs: 0, // server clock - browser clock, from heartbeats
 };
 
@@ -19,7 +20,7 @@ export function serverNow() {
 
 const listeners = new Set();
 /** fn(kind, detail): kind is "beds" (list changed), "bed" (detail = id), "alarms",
- * "alarm-event" (detail = message), "live" (detail = bool). */
+ * "alarm-event" (detail = message), "live" (detail = bool), "system". */
 export function subscribe(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
@@ -34,47 +35,37 @@ function emit(kind, detail) {
   }
 }
 
-function normaliseBed(raw, previous) {
-  const bed = previous || { id: raw.id, latest: {}, devices: {}, alarms: [] };
-  bed.label = raw.label || raw.id;
+// The server owns every fact about a bed (its connection included): the browser applies
+// what it is sent and never works one out itself. A "bed" message may carry only the
+// fields that changed.
+const BED_FIELDS = ["label", "connection", "admission", "baseline", "alarms",
+  "audio_paused_until", "monitoring", "infusion_start", "nibp_due_at", "artifacts"];
+
+function applyBed(raw, previous) {
+  const bed = previous || { id: raw.id, label: raw.id, latest: {}, devices: {}, alarms: [] };
   if (raw.devices) {
     bed.devices = {};
     for (const d of raw.devices) bed.devices[d.id] = { ...d };
   }
-  if (raw.connection) bed.connection = raw.connection;
   if (raw.latest) bed.latest = { ...raw.latest };
-  for (const key of ["admission", "baseline", "alarms", "audio_paused_until", "nibp_due_at"]) {
+  for (const key of BED_FIELDS) {
     if (key in raw) bed[key] = raw[key];
   }
   if (!Array.isArray(bed.alarms)) bed.alarms = [];
-  bed.connection = worstState(bed);
   return bed;
 }
 
-const SEVERITY = { disconnected: 4, stale: 3, sensor_off: 2, connecting: 1, connected: 0 };
-
-function worstState(bed) {
-  const states = Object.values(bed.devices).map((d) => d.state);
-  if (!states.length) return "no_device";
-  return states.reduce((a, b) => ((SEVERITY[b] ?? 0) > (SEVERITY[a] ?? 0) ? b : a));
-}
-
-/** Baselines in one flat shape whatever the server nests: {hr, sys, dia, mean, preview}. */
+/** A bed's baselines, flat: {hr, sys, dia, mean, preview} (server shape in docs/api.md). */
 export function baselineOf(bed) {
   const b = bed.baseline;
   if (!b) return null;
-  const pick = (x, ...keys) => {
-    if (x === null || x === undefined) return null;
-    if (typeof x === "number") return x;
-    for (const k of keys) if (typeof x[k] === "number") return x[k];
-    return null;
+  return {
+    hr: b.hr ? b.hr.hr : null,
+    sys: b.bp ? b.bp.systolic : null,
+    dia: b.bp ? b.bp.diastolic : null,
+    mean: b.bp ? b.bp.mean : null,
+    preview: Boolean(b.preview),
   };
-  const hr = pick(b.hr, "hr");
-  const bp = b.bp || b;
-  const sys = pick(bp.systolic ?? bp.sys ?? null) ?? pick(b.sys);
-  const dia = pick(bp.diastolic ?? bp.dia ?? null) ?? pick(b.dia);
-  const mean = pick(bp.mean ?? null);
-  return { hr, sys, dia, mean, preview: Boolean(b.preview) };
 }
 
 export function applyMessage(msg) {
@@ -84,10 +75,12 @@ export function applyMessage(msg) {
       const seen = new Set();
       for (const raw of msg.beds) {
         seen.add(raw.id);
-        state.beds.set(raw.id, normaliseBed(raw, state.beds.get(raw.id)));
+        state.beds.set(raw.id, applyBed(raw, state.beds.get(raw.id)));
       }
       for (const id of [...state.beds.keys()]) if (!seen.has(id)) state.beds.delete(id);
       state.order = msg.beds.map((b) => b.id);
+      state.system = msg.system || [];
+      emit("system");
       if (msg.time) state.offsetMs = msg.time * 1000 - Date.now();
       emit("beds");
       emit("alarms");
@@ -110,22 +103,15 @@ export function applyMessage(msg) {
     case "device": {
       const bed = state.beds.get(msg.bed_id);
       if (!bed) return;
-      const dev = bed.devices[msg.device_id] || (bed.devices[msg.device_id] = { id: msg.device_id });
-      if (msg.state === "info") {
-        dev.info = { ...(dev.info || {}), ...(msg.info || {}) };
-      } else {
-        if (dev.state !== msg.state) dev.since = msg.time;
-        dev.state = msg.state;
-        dev.detail = msg.detail;
-      }
-      bed.connection = worstState(bed);
+      if (msg.device) bed.devices[msg.device_id] = { ...msg.device };
+      if (msg.connection) bed.connection = msg.connection;
       emit("bed", msg.bed_id);
       break;
     }
     case "bed": {
       const raw = msg.bed;
       if (!raw || !raw.id) return;
-      state.beds.set(raw.id, normaliseBed(raw, state.beds.get(raw.id)));
+      state.beds.set(raw.id, applyBed(raw, state.beds.get(raw.id)));
       if (!state.order.includes(raw.id)) {
         state.order.push(raw.id);
         emit("beds");
@@ -144,6 +130,10 @@ export function applyMessage(msg) {
       emit("alarm-event", msg);
       break;
     }
+    case "system":
+      state.system = msg.conditions || [];
+      emit("system");
+      break;
     default:
       break; // waveforms are routed by app.js; unknown types are ignored (forward compatible)
   }
@@ -176,7 +166,8 @@ export function setLive(live) {
   emit("live", live);
 }
 
-/** Every active alarm of the unit: priority high > medium > low, then newest onset first. */
+/** Every active alarm of the unit: each bed's list comes in the server's order (priority
+ * high > medium > low, then newest onset first); this merges them in that same order. */
 export function allAlarms() {
   const out = [];
   for (const id of state.order) {

@@ -2,7 +2,7 @@
 // Tiles are built once and updated in place (text only when it changed), so values
 // changing never move anything and the alarm flashing never restarts.
 
-import { el, setText, setClass, setAttr, num, duration, age, pctChange, PRIORITY_RANK }
+import { el, setText, setClass, setAttr, num, duration, age, pctChange }
   from "./format.js";
 import { state, serverNow, baselineOf, audioPaused } from "./state.js";
 import { Sweep } from "./waveform.js";
@@ -262,9 +262,9 @@ export class Overview {
       setClass(t.baseline, "missing", Boolean(a));
     }
 
-    // Alarm state: colour and flashing by the highest priority present.
-    const alarms = [...bed.alarms].sort((x, y) =>
-      (PRIORITY_RANK[y.priority] || 0) - (PRIORITY_RANK[x.priority] || 0) || y.onset - x.onset);
+    // Alarm state: colour and flashing by the highest priority present (the server sends
+    // a bed's alarms highest priority first, newest first).
+    const alarms = bed.alarms;
     const top = alarms[0];
     const prio = top ? top.priority : "";
     for (const p of ["high", "medium", "low"]) setClass(root, `alarm-${p}`, prio === p);

@@ -48,9 +48,9 @@ from monitor.domain.models import (
 
 __all__ = [
     "CONTINUOUS_METRICS", "PRIORITIES", "RULE_IDS", "BedState", "Result", "Rule", "RuleSet",
-    "Timer", "Track", "acknowledge", "device_status", "evaluate", "next_deadline",
-    "pause_audio", "rebaseline", "rule_table", "start_infusion", "start_monitoring",
-    "stop_monitoring", "tick",
+    "Timer", "Track", "acknowledge", "computed_baselines", "device_status", "evaluate",
+    "next_deadline", "pause_audio", "rebaseline", "rule_table", "start_infusion",
+    "start_monitoring", "stop_monitoring", "tick",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -949,6 +949,33 @@ def _baseline_event(w: _Work, t: float, event: str, b: Baseline | NoBaseline,
     ))
 
 
+def computed_baselines(
+    rules: RuleSet, state: BedState, at: float
+) -> tuple[Baseline | NoBaseline, Baseline | NoBaseline]:
+    """The HR and BP baselines the pre-infusion data give at ``at``.
+
+    The one computation behind the preview a nurse sees before the infusion, the
+    recompute a nurse asks for, and what :func:`start_infusion` freezes: the same data
+    (an NIBP reading still being assembled included) with the same parameters. Baselines
+    set by hand are not consulted here.
+    """
+    w, t = _start(rules, state, at)
+    _finalize_nibp(w, t)
+    return _computed_baselines(w, t)
+
+
+def _computed_baselines(
+    w: _Work, t: float
+) -> tuple[Baseline | NoBaseline, Baseline | NoBaseline]:
+    cfg = w.rules.baseline
+    hr = compute_hr_baseline(w.s.hr_history, t, window=cfg["hr_window"],
+                             min_valid=cfg["hr_min_valid"], max_hold=w.rules.hold_max)
+    bp = compute_bp_baseline(w.s.bp_history, t, window=cfg["bp_window"],
+                             min_spacing=cfg["bp_min_spacing"], outlier_mmhg=cfg["bp_outlier"],
+                             max_readings=int(cfg["bp_max_readings"]))
+    return hr, bp
+
+
 def start_infusion(
     rules: RuleSet,
     state: BedState,
@@ -974,13 +1001,9 @@ def start_infusion(
     _finalize_nibp(w, t)
     if not w.s.monitoring:
         w.set(monitoring_since=t)
-    cfg = rules.baseline
-    hr: Baseline | NoBaseline = hr_baseline or w.s.hr_baseline or compute_hr_baseline(
-        w.s.hr_history, t, window=cfg["hr_window"], min_valid=cfg["hr_min_valid"],
-        max_hold=rules.hold_max)
-    bp: Baseline | NoBaseline = bp_baseline or w.s.bp_baseline or compute_bp_baseline(
-        w.s.bp_history, t, window=cfg["bp_window"], min_spacing=cfg["bp_min_spacing"],
-        outlier_mmhg=cfg["bp_outlier"], max_readings=int(cfg["bp_max_readings"]))
+    computed_hr, computed_bp = _computed_baselines(w, t)
+    hr: Baseline | NoBaseline = hr_baseline or w.s.hr_baseline or computed_hr
+    bp: Baseline | NoBaseline = bp_baseline or w.s.bp_baseline or computed_bp
     if isinstance(hr, Baseline):
         hr = hr.confirmed(user, t)
     if isinstance(bp, Baseline):

@@ -109,22 +109,24 @@ class Rule:
         raise KeyError(f"{self.id} has no parameter {name!r}")
 
 
-def _number(where: str, value: Any, low: float, high: float) -> float:
+def _number(where: str, value: Any, low: float, high: float, field: str | None = None) -> float:
+    field = field or where
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise RuleError(f"{where}: expected a number, got {value!r}")
+        raise RuleError(f"{where}: expected a number, got {value!r}", field=field)
     number = float(value)
     if not math.isfinite(number):
-        raise RuleError(f"{where}: {value!r} is not a finite number")
+        raise RuleError(f"{where}: {value!r} is not a finite number", field=field)
     if number < 0 and low >= 0:
-        raise RuleError(f"{where}: must not be negative, got {value!r}")
+        raise RuleError(f"{where}: must not be negative, got {value!r}", field=field)
     if not low <= number <= high:
-        raise RuleError(f"{where}: {value!r} is out of range {low:g}..{high:g}")
+        raise RuleError(f"{where}: {value!r} is out of range {low:g}..{high:g}", field=field)
     return number
 
 
-def _mapping(where: str, value: Any) -> Mapping[str, Any]:
+def _mapping(where: str, value: Any, field: str | None = None) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise RuleError(f"{where}: expected a mapping, got {type(value).__name__}")
+        raise RuleError(f"{where}: expected a mapping, got {type(value).__name__}",
+                        field=field)
     return value
 
 
@@ -248,17 +250,21 @@ def _build(base: RuleSet, config: Mapping[str, Any], *, patient: bool) -> RuleSe
     for section in config:
         if section != "rules" and section not in _GLOBALS:
             raise RuleError(
-                f"unknown section {section!r} (known: rules, {', '.join(_GLOBALS)})"
+                f"unknown section {section!r} (known: rules, {', '.join(_GLOBALS)})",
+                field=str(section),
             )
         if patient and section != "rules":
-            raise RuleError(f"{level}: section {section!r} can only be set per site")
+            raise RuleError(f"{level}: section {section!r} can only be set per site",
+                            field=str(section))
     rules = dict(base.rules)
-    for rid, settings in _mapping("rules", config.get("rules", {})).items():
+    for rid, settings in _mapping("rules", config.get("rules", {}), "rules").items():
         if rid not in _SPECS:
-            raise RuleError(f"unknown rule id {rid!r} (known: {', '.join(RULE_IDS)})")
-        rules[rid] = _rule(rules[rid], _mapping(f"rules.{rid}", settings), patient, level)
+            raise RuleError(f"unknown rule id {rid!r} (known: {', '.join(RULE_IDS)})",
+                            field=f"rules.{rid}")
+        rules[rid] = _rule(rules[rid], _mapping(f"rules.{rid}", settings, f"rules.{rid}"),
+                           patient, level)
     sections = {
-        name: {**_current(base, name), **_mapping(name, config.get(name, {}))}
+        name: {**_current(base, name), **_mapping(name, config.get(name, {}), name)}
         for name in _GLOBALS
     }
     values: dict[str, dict[str, float]] = {}
@@ -267,13 +273,15 @@ def _build(base: RuleSet, config: Mapping[str, Any], *, patient: bool) -> RuleSe
         for key, value in entries.items():
             if key not in _GLOBALS[name]:
                 raise RuleError(
-                    f"{name}: unknown setting {key!r} (known: {', '.join(_GLOBALS[name])})"
+                    f"{name}: unknown setting {key!r} (known: {', '.join(_GLOBALS[name])})",
+                    field=f"{name}.{key}",
                 )
             _, low, high = _GLOBALS[name][key]
             values[name][key] = _number(f"{name}.{key}", value, low, high)
     pause = values["audio_pause"]
     if not pause["min"] <= pause["default"] <= pause["max"]:
-        raise RuleError("audio_pause: default must lie between min and max")
+        raise RuleError("audio_pause: default must lie between min and max",
+                        field="audio_pause.default")
     result = RuleSet(
         rules=rules,
         escalation={"high": values["escalation"]["high"],
@@ -314,46 +322,55 @@ def _rule(rule: Rule, settings: Mapping[str, Any], patient: bool, level: str) ->
     changes: dict[str, Any] = {}
     for key, value in settings.items():
         where = f"{rule.id}.{key}"
+        field = f"rules.{where}"
         if patient and key not in _PATIENT_KEYS and key not in spec.params:
-            raise RuleError(f"{level}: {where} can only be set per site")
+            raise RuleError(f"{level}: {where} can only be set per site", field=field)
         if key == "priority":
             if value not in PRIORITIES:
                 raise RuleError(f"{where}: expected one of {', '.join(PRIORITIES)}, "
-                                f"got {value!r}")
+                                f"got {value!r}", field=field)
             changes["priority"] = value
         elif key in ("enabled", "latching"):
             if not isinstance(value, bool):
-                raise RuleError(f"{where}: expected true or false, got {value!r}")
+                raise RuleError(f"{where}: expected true or false, got {value!r}", field=field)
             changes[key] = value
         elif key == "delay":
             low, high = spec.delay_range
             if high == 0 and value != 0:
-                raise RuleError(f"{where}: this rule acts on each reading and takes no delay")
-            changes["delay"] = _number(where, value, low, high)
+                raise RuleError(f"{where}: this rule acts on each reading and takes no delay",
+                                field=field)
+            changes["delay"] = _number(where, value, low, high, field)
         elif key in spec.params:
             _, low, high = spec.params[key]
-            params[key] = _number(where, value, low, high)
+            params[key] = _number(where, value, low, high, field)
         else:
             known = ["priority", "delay", "enabled", "latching", *spec.params]
-            raise RuleError(f"{rule.id}: unknown setting {key!r} (known: {', '.join(known)})")
+            raise RuleError(f"{rule.id}: unknown setting {key!r} (known: {', '.join(known)})",
+                            field=field)
     return replace(rule, params=tuple(params.items()), **changes)
 
 
 def _check_consistency(rules: RuleSet) -> None:
     r = rules.rules
     if r["SPO2_SEVERE"].p("threshold") > r["SPO2_LOW"].p("threshold"):
-        raise RuleError("SPO2_SEVERE.threshold must not be above SPO2_LOW.threshold")
+        raise RuleError("SPO2_SEVERE.threshold must not be above SPO2_LOW.threshold",
+                        field="rules.SPO2_SEVERE.threshold")
     if r["SPO2_SEVERE"].p("threshold_fast") > r["SPO2_SEVERE"].p("threshold"):
-        raise RuleError("SPO2_SEVERE.threshold_fast must not be above SPO2_SEVERE.threshold")
+        raise RuleError("SPO2_SEVERE.threshold_fast must not be above SPO2_SEVERE.threshold",
+                        field="rules.SPO2_SEVERE.threshold_fast")
     if r["HR_LIMIT"].p("low") >= r["HR_LIMIT"].p("high"):
-        raise RuleError("HR_LIMIT.low must be below HR_LIMIT.high")
+        raise RuleError("HR_LIMIT.low must be below HR_LIMIT.high",
+                        field="rules.HR_LIMIT.low")
     if r["BP_RISE_SEVERE"].p("factor") < r["BP_RISE"].p("factor"):
-        raise RuleError("BP_RISE_SEVERE.factor must not be below BP_RISE.factor")
+        raise RuleError("BP_RISE_SEVERE.factor must not be below BP_RISE.factor",
+                        field="rules.BP_RISE_SEVERE.factor")
     if r["BP_LIMIT"].p("diastolic") >= r["BP_LIMIT"].p("systolic"):
-        raise RuleError("BP_LIMIT.diastolic must be below BP_LIMIT.systolic")
+        raise RuleError("BP_LIMIT.diastolic must be below BP_LIMIT.systolic",
+                        field="rules.BP_LIMIT.diastolic")
     b = rules.baseline
     if b["hr_min_valid"] > b["hr_window"]:
-        raise RuleError("baseline.hr_min_valid must not exceed baseline.hr_window")
+        raise RuleError("baseline.hr_min_valid must not exceed baseline.hr_window",
+                        field="baseline.hr_min_valid")
 
 
 def rule_table(rules: RuleSet) -> Iterable[Rule]:

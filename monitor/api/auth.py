@@ -1,4 +1,4 @@
-"""Sign-in for the HTTP API, the live WebSocket and the dashboard (FastAPI over
+"""Who is signed in: the API's and the live WebSocket's sign-in checks (FastAPI over
 :mod:`monitor.auth.accounts`).
 
 - Browsers sign in through the form at ``/login`` and carry the session in the
@@ -14,20 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, WebSocket
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi import Depends, HTTPException, Request, WebSocket
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 
-from monitor.auth.accounts import Accounts, Role, SignInThrottle, User
-from monitor.config import Settings
-from monitor.domain.errors import AuthError
+from monitor.auth.accounts import Accounts, Role, User
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -165,198 +160,14 @@ def safe_next(value: object) -> str:
     return text
 
 
-def _set_session_cookie(request: Request, response: Response, token: str,
-                        always_secure: bool) -> None:
+def set_session_cookie(request: Request, response: Response, token: str,
+                       always_secure: bool) -> None:
+    """Give a browser its session cookie: HttpOnly, SameSite=Strict, Secure over HTTPS."""
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="strict", path="/",
                         secure=always_secure or request.url.scheme == "https")
 
 
-def _login_redirect(error: str, next_path: str) -> RedirectResponse:
+def login_redirect(error: str, next_path: str) -> RedirectResponse:
+    """Send a browser to the sign-in page, saying why and where to go afterwards."""
     return RedirectResponse(f"/login?error={error}&next={quote(next_path, safe='')}",
                             status_code=303)
-
-
-class NewUserBody(BaseModel):
-    """An account for a colleague (admins only)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    username: str = Field(min_length=1, max_length=64)
-    role: str = Field(description="nurse, charge_nurse or admin")
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class PasswordChangeBody(BaseModel):
-    """Change your own password."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    current_password: str = Field(min_length=1, max_length=1024)
-    new_password: str = Field(min_length=1, max_length=1024)
-
-
-def router() -> APIRouter:
-    """``/api/me`` and the admins' ``/api/users`` (included under the sign-in dependency)."""
-    api = APIRouter(tags=["users"])
-
-    @api.get("/api/me")
-    async def me(user: CurrentUser) -> dict[str, str]:
-        """Who is signed in, and with which role."""
-        return user.to_dict()
-
-    @api.post("/api/me/password")
-    async def change_password(request: Request, body: PasswordChangeBody, user: CurrentUser
-                              ) -> Response:
-        """Change your own password. Every session of yours ends (other stations too);
-        a browser gets a fresh session cookie and stays signed in."""
-        accounts = accounts_of(request.app)
-        try:
-            await accounts.authenticate(user.username, body.current_password)
-        except AuthError:
-            raise HTTPException(403, "the current password is wrong") from None
-        await accounts.set_password(user.username, body.new_password, user.username)
-        response = JSONResponse({"username": user.username, "status": "password changed"})
-        if request.cookies.get(SESSION_COOKIE):
-            token = await accounts.open_session(user)
-            _set_session_cookie(request, response, token,
-                                request.app.state.service.settings.secure_cookies)
-        return response
-
-    @api.get("/api/users")
-    async def list_users(request: Request, _admin: Admin) -> list[dict[str, object]]:
-        """Every account (admins only; no password hashes)."""
-        return [a.to_dict() for a in await accounts_of(request.app).users()]
-
-    @api.post("/api/users", status_code=201)
-    async def add_user(request: Request, body: NewUserBody, admin: Admin
-                       ) -> dict[str, object]:
-        """Create an account (admins only). 409 when the username is taken."""
-        try:
-            account = await accounts_of(request.app).add_user(
-                body.username, body.role, body.password, admin.username)
-        except AuthError as exc:
-            raise HTTPException(409, str(exc)) from None
-        return account.to_dict()
-
-    @api.post("/api/users/{username}/disable")
-    async def disable_user(request: Request, username: str, admin: Admin
-                           ) -> dict[str, str]:
-        """Disable an account: its sessions and tokens stop at once (admins only)."""
-        if username.strip().lower() == admin.username:
-            raise HTTPException(422, "you cannot disable your own account")
-        try:
-            await accounts_of(request.app).set_disabled(username, True, admin.username)
-        except AuthError as exc:
-            raise HTTPException(404, str(exc)) from None
-        return {"username": username.strip().lower(), "status": "disabled"}
-
-    return api
-
-
-def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
-    """The sign-in page and form, sign-out, the dashboard page behind sign-in, and the API
-    docs behind sign-in."""
-    throttle = SignInThrottle()
-
-    def set_cookie(request: Request, response: Response, token: str) -> None:
-        _set_session_cookie(request, response, token, settings.secure_cookies)
-
-    @app.get("/login", include_in_schema=False)
-    async def login_page() -> FileResponse:
-        return FileResponse(web_dir / "login.html", headers={"Cache-Control": "no-store"})
-
-    @app.post("/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        """Sign in with ``username`` and ``password`` (a form, or JSON for scripts)."""
-        wants_json = request.headers.get("content-type", "").startswith("application/json")
-        fields: dict[str, Any]
-        try:
-            fields = dict(await request.json()) if wants_json else dict(await request.form())
-        except (ValueError, TypeError):
-            return JSONResponse({"detail": "send username and password as a form or JSON "
-                                 "object"}, status_code=422)
-        username, password = fields.get("username"), fields.get("password")
-        next_path = safe_next(fields.get("next"))
-        if not isinstance(username, str) or not isinstance(password, str):
-            if wants_json:
-                return JSONResponse({"detail": "username and password are required"},
-                                    status_code=422)
-            return _login_redirect("invalid", next_path)
-        if not same_origin(request.headers):
-            return JSONResponse({"detail": "cross-site sign-in refused"}, status_code=403)
-        address = request.client.host if request.client else "unknown"
-        now = time.time()
-        wait = throttle.retry_after(address, username, now)
-        if wait is not None:
-            if wants_json:
-                return JSONResponse({"detail": f"too many failed sign-ins: try again in "
-                                     f"{wait:.0f} s"}, status_code=429,
-                                    headers={"Retry-After": str(int(wait) + 1)})
-            return _login_redirect("throttled", next_path)
-        try:
-            user = await accounts_of(request.app).authenticate(username, password)
-        except AuthError as exc:
-            throttle.failed(address, username, now)
-            _LOGGER.info("sign-in refused from %s", address)  # never the name or password
-            if wants_json:
-                return JSONResponse({"detail": str(exc)}, status_code=401)
-            return _login_redirect("invalid", next_path)
-        throttle.succeeded(address, username)
-        token = await accounts_of(request.app).open_session(user)
-        _LOGGER.info("%s signed in (%s)", user.username, user.role.value)
-        response: Response = (JSONResponse(user.to_dict()) if wants_json
-                              else RedirectResponse(next_path, status_code=303))
-        set_cookie(request, response, token)
-        return response
-
-    @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> Response:
-        """Sign out: the session ends on the server and the cookie is cleared."""
-        token = request.cookies.get(SESSION_COOKIE)
-        if token and same_origin(request.headers):
-            await accounts_of(request.app).close_session(token)
-        response: Response = (
-            Response(status_code=204)
-            if "application/json" in request.headers.get("accept", "")
-            else RedirectResponse("/login?error=signed_out", status_code=303))
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
-        return response
-
-    async def signed_in(request: Request) -> User | None:
-        token = request.cookies.get(SESSION_COOKIE)
-        return await accounts_of(request.app).session_user(token) if token else None
-
-    @app.get("/", include_in_schema=False)
-    @app.get("/index.html", include_in_schema=False)
-    async def dashboard(request: Request) -> Response:
-        if await signed_in(request) is None:
-            reason = "expired" if request.cookies.get(SESSION_COOKIE) else "required"
-            return _login_redirect(reason, "/")
-        return FileResponse(web_dir / "index.html", headers={"Cache-Control": "no-store"})
-
-    @app.get("/openapi.json", include_in_schema=False)
-    async def openapi(_user: CurrentUser) -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False)
-    async def docs(request: Request) -> Response:
-        if await signed_in(request) is None:
-            return _login_redirect("required", "/docs")
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="SPU Monitor API")
-
-    @app.middleware("http")
-    async def security_headers(request: Request,
-                               call_next: Callable[[Request], Awaitable[Response]]
-                               ) -> Response:
-        response = await call_next(request)
-        # No framing (an acknowledge button must not be clickable through another site),
-        # no MIME sniffing, no addresses of this server leaked to other sites.
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        return response
-
-
-__all__ = ["SESSION_COOKIE", "WS_SIGNED_OUT", "Admin", "ChargeNurse", "CurrentUser",
-           "LiveAuth", "current_user", "install_pages", "router", "same_origin",
-           "websocket_auth"]

@@ -30,8 +30,8 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from monitor.domain.errors import AuthError
-from monitor.records import sessions as admissions
+from monitor.domain.errors import AccessDenied, AuthError, InvalidValue
+from monitor.records import audit
 from monitor.storage.database import Store
 from monitor.storage.tables import ApiTokenRow, AuthSessionRow, UserRow
 
@@ -53,18 +53,14 @@ class Role(StrEnum):
         """``"charge nurse"``, ``"charge-nurse"`` and ``"charge_nurse"`` are the same role.
 
         Raises:
-            ValueError: not a role; the message lists the roles.
+            InvalidValue: not a role; the message lists the roles.
         """
         key = re.sub(r"[\s-]+", "_", text.strip().lower())
         try:
             return cls(key)
         except ValueError:
-            raise ValueError(f"unknown role {text!r}: use one of "
-                             f"{', '.join(r.value for r in cls)}") from None
-
-
-class AccessDenied(AuthError):
-    """Signed in, but the role does not allow the action."""
+            raise InvalidValue(f"unknown role {text!r}: use one of "
+                               f"{', '.join(r.value for r in cls)}", field="role") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,13 +121,13 @@ def normalise_username(username: str) -> str:
     """Usernames are case-insensitive: stored and compared in lower case.
 
     Raises:
-        ValueError: empty, too long, or with characters other than letters, digits and
+        InvalidValue: empty, too long, or with characters other than letters, digits and
             ``. _ @ -``.
     """
     name = username.strip().lower()
     if not USERNAME_RE.fullmatch(name):
-        raise ValueError(f"invalid username {username!r}: 1 to 64 letters, digits or . _ @ -,"
-                         " starting with a letter or digit")
+        raise InvalidValue(f"invalid username {username!r}: 1 to 64 letters, digits or "
+                           ". _ @ -, starting with a letter or digit", field="username")
     return name
 
 
@@ -139,14 +135,16 @@ def check_password(password: str) -> str:
     """Return ``password`` if it may be used.
 
     Raises:
-        ValueError: shorter than 8 characters, longer than 1024, or blank.
+        InvalidValue: shorter than 8 characters, longer than 1024, or blank.
     """
     if not password.strip():
-        raise ValueError("the password is empty")
+        raise InvalidValue("the password is empty", field="password")
     if len(password) < PASSWORD_MIN:
-        raise ValueError(f"the password is too short: at least {PASSWORD_MIN} characters")
+        raise InvalidValue(f"the password is too short: at least {PASSWORD_MIN} characters",
+                           field="password")
     if len(password) > PASSWORD_MAX:
-        raise ValueError(f"the password is too long: at most {PASSWORD_MAX} characters")
+        raise InvalidValue(f"the password is too long: at most {PASSWORD_MAX} characters",
+                           field="password")
     return password
 
 
@@ -204,7 +202,7 @@ class Accounts:
                 session.add(row)
         except IntegrityError:
             raise AuthError(f"user {name!r} already exists") from None
-        await admissions.audit(self.store, now, created_by, "user_added", None,
+        await audit.audit(self.store, now, created_by, "user_added", None,
                                username=name, role=role.value)
         return _account(row)
 
@@ -232,7 +230,7 @@ class Accounts:
             await session.execute(update(AuthSessionRow).where(
                 AuthSessionRow.user_id == row.id, AuthSessionRow.revoked_at.is_(None)
             ).values(revoked_at=now))
-        await admissions.audit(self.store, now, by, "password_changed", None,
+        await audit.audit(self.store, now, by, "password_changed", None,
                                username=row.username)
 
     async def set_disabled(self, username: str, disabled: bool, by: str) -> None:
@@ -250,7 +248,7 @@ class Accounts:
                 await session.execute(update(AuthSessionRow).where(
                     AuthSessionRow.user_id == row.id, AuthSessionRow.revoked_at.is_(None)
                 ).values(revoked_at=now))
-        await admissions.audit(self.store, now, by,
+        await audit.audit(self.store, now, by,
                                "user_disabled" if disabled else "user_enabled", None,
                                username=row.username)
 
@@ -288,7 +286,7 @@ class Accounts:
             session.add(AuthSessionRow(token_hash=_digest(token), user_id=user.id,
                                        created_at=now, last_seen_at=now,
                                        expires_at=now + self.session_idle_s))
-        await admissions.audit(self.store, now, user.username, "sign_in", None)
+        await audit.audit(self.store, now, user.username, "sign_in", None)
         return token
 
     async def session_user(self, token: str, now: float | None = None) -> User | None:
@@ -320,7 +318,7 @@ class Accounts:
                 AuthSessionRow.token_hash == _digest(token),
                 AuthSessionRow.revoked_at.is_(None)).values(revoked_at=now))
         if user is not None:
-            await admissions.audit(self.store, now, user.username, "sign_out", None)
+            await audit.audit(self.store, now, user.username, "sign_out", None)
 
     # -- API tokens -------------------------------------------------------------------
 
@@ -330,12 +328,13 @@ class Accounts:
 
         Raises:
             AuthError: no such user.
-            ValueError: bad name or lifetime.
+            InvalidValue: bad name or lifetime.
         """
         if not 1 <= len(name.strip()) <= 64:
-            raise ValueError("a token needs a name of 1 to 64 characters (what uses it)")
+            raise InvalidValue("a token needs a name of 1 to 64 characters (what uses it)",
+                               field="name")
         if days is not None and days <= 0:
-            raise ValueError("--days must be positive")
+            raise InvalidValue("--days must be positive", field="days")
         row = await self._user_row(username)
         now = _time.time()
         token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -343,7 +342,7 @@ class Accounts:
             session.add(ApiTokenRow(user_id=row.id, name=name.strip(),
                                     token_hash=_digest(token), created_at=now, created_by=by,
                                     expires_at=None if days is None else now + days * 86400))
-        await admissions.audit(self.store, now, by, "token_issued", None,
+        await audit.audit(self.store, now, by, "token_issued", None,
                                username=row.username, name=name.strip())
         return token
 
@@ -382,7 +381,7 @@ class Accounts:
             q = q.where(ApiTokenRow.name == name)
         async with self.store.session() as session, session.begin():
             count = (await session.execute(q.values(revoked_at=now))).rowcount  # type: ignore[attr-defined]
-        await admissions.audit(self.store, now, by, "tokens_revoked", None,
+        await audit.audit(self.store, now, by, "tokens_revoked", None,
                                username=row.username, name=name, count=count)
         return int(count)
 

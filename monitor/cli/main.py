@@ -124,6 +124,7 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 def _serve(settings: Settings, unit: UnitConfig, log_level: str,
            on_started: Any = None) -> int:
     import uvicorn
+    from uvicorn.config import STARTUP_FAILURE
 
     from monitor.api import create_app
 
@@ -136,8 +137,32 @@ def _serve(settings: Settings, unit: UnitConfig, log_level: str,
     print(DISCLAIMER, flush=True)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             access_log=False)
-    uvicorn.Server(config).run()
+    server = uvicorn.Server(config)
+    logging.getLogger("uvicorn.error").addFilter(_KnownStartupFailure(app))
+    try:
+        server.run()
+    except SystemExit as exc:
+        if exc.code != STARTUP_FAILURE:
+            raise
+    if not server.started:
+        # The lifespan failed (an unreachable database, say), or the port was taken.
+        failure = app.state.startup_error
+        why = str(failure) if isinstance(failure, MonitorError) else "see the log above"
+        raise MonitorError(f"the server did not start: {why}")
     return 0
+
+
+class _KnownStartupFailure(logging.Filter):
+    """Drops uvicorn's traceback of a start-up failure the project raised on purpose (one
+    clear line is printed instead); a bug keeps its traceback."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__()
+        self.app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        known = isinstance(self.app.state.startup_error, MonitorError)
+        return not (known and record.getMessage().startswith("Traceback"))
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

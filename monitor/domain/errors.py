@@ -3,26 +3,44 @@
 Every error raised on purpose by SPU Monitor derives from :class:`MonitorError`::
 
     MonitorError
-     ├─ ConfigError
-     ├─ RuleError
-     ├─ StoreError
-     ├─ AuthError
+     ├─ ConfigError               (a unit file or setting; raised before any I/O)
+     ├─ InvalidValue              (also ValueError; a value a person gave; names the field)
+     ├─ RuleError                 (an alarm rule setting; names the setting)
+     ├─ BaselineError             (no baseline can be made from the data)
+     ├─ UnknownAlarmError         (also LookupError; no active alarm has that id)
+     ├─ StoreError                (the database cannot be opened, migrated or read)
+     ├─ AuthError                 (a user, password or token is missing or wrong)
+     │   └─ AccessDenied          (signed in, but the role does not allow it)
+     ├─ RecordError               (a request that does not fit the patient's records)
+     │   ├─ AdmissionError        (a session step that does not fit the bed's state)
+     │   └─ ChartError            (charted content that is invalid; names the field)
      └─ DriverError
          ├─ UnknownProtocolError      (also LookupError)
          ├─ DriverUnavailableError    (import or platform problem)
          ├─ DeviceOpenError           (port missing or busy; retryable)
          ├─ DeviceDisconnected        (ends iteration abnormally; retryable)
-         ├─ DeviceTimeout             (also TimeoutError)
          └─ FrameError                (also ValueError; recoverable, never escapes a Device)
 
-Bad arguments to a function stay plain ``ValueError`` / ``TypeError``.
+An error about one input names it in :attr:`MonitorError.field` (a dotted path such as
+``detail.dose_mg`` or ``rules.SPO2_LOW.threshold``), so the API can answer with the field
+at fault. Bad arguments to a function (a programming error) stay plain ``ValueError`` /
+``TypeError``; the API answers those with a 500, never as a client error.
 """
 
 from __future__ import annotations
 
 
 class MonitorError(Exception):
-    """Base class of every error SPU Monitor raises on purpose."""
+    """Base class of every error SPU Monitor raises on purpose.
+
+    Args:
+        message: what is wrong, for a person.
+        field: the input at fault, as a dotted path, when one input is.
+    """
+
+    def __init__(self, message: str = "", *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class ConfigError(MonitorError):
@@ -33,16 +51,48 @@ class ConfigError(MonitorError):
     """
 
 
+class InvalidValue(MonitorError, ValueError):
+    """A value a person gave is invalid: an unknown role, a password too short.
+
+    Raised by the core where the value is checked, whoever sends it (API, command line).
+    """
+
+
 class RuleError(MonitorError):
     """An alarm rule or its parameters are invalid (a negative delay, an unknown rule id)."""
 
 
+class BaselineError(MonitorError):
+    """A baseline cannot be set: too little valid pre-infusion data to compute one."""
+
+
+class UnknownAlarmError(MonitorError, LookupError):
+    """No active alarm has that id (it may have ended)."""
+
+
 class StoreError(MonitorError):
-    """The database cannot be opened, migrated or written."""
+    """The database cannot be opened, migrated or written, or a stored block is corrupt."""
 
 
 class AuthError(MonitorError):
     """A user, password or token is missing or wrong."""
+
+
+class AccessDenied(AuthError):
+    """The user is signed in but their role does not allow the action."""
+
+
+class RecordError(MonitorError):
+    """A request that does not fit the patient's records."""
+
+
+class AdmissionError(RecordError):
+    """A session step that does not fit the bed's state: no patient, infusion not started,
+    the bed already taken."""
+
+
+class ChartError(RecordError):
+    """A charted event whose content is invalid (a pain score of 11, an unknown drug)."""
 
 
 class DriverError(MonitorError):
@@ -63,10 +113,6 @@ class DeviceOpenError(DriverError):
 
 class DeviceDisconnected(DriverError):
     """The device went away: cable unplugged, peer closed, I/O error. Retry later."""
-
-
-class DeviceTimeout(DriverError, TimeoutError):
-    """The device did not answer in time."""
 
 
 class FrameError(DriverError, ValueError):

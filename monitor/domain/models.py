@@ -58,6 +58,8 @@ class Observation:
         unit: UCUM unit.
         time: POSIX seconds of the reading.
         flags: quality flags (:class:`Flag` values).
+        bed_id: the bed the device is plugged into, stamped by the device runner (a codec
+            does not know it and leaves it empty).
     """
 
     device_id: str
@@ -67,6 +69,7 @@ class Observation:
     unit: str
     time: float
     flags: frozenset[str] = field(default_factory=frozenset)
+    bed_id: str = ""
 
     @classmethod
     def of(
@@ -76,10 +79,11 @@ class Observation:
         time: float,
         device_id: str = "",
         flags: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
+        bed_id: str = "",
     ) -> Observation:
         """Build an observation from a metric alias, filling in its code and unit."""
         m = METRICS[metric]
-        return cls(device_id, m.code, metric, value, m.unit, time, frozenset(flags))
+        return cls(device_id, m.code, metric, value, m.unit, time, frozenset(flags), bed_id)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -91,6 +95,7 @@ class Observation:
             "unit": self.unit,
             "time": self.time,
             "flags": sorted(self.flags),
+            "bed_id": self.bed_id,
         }
 
 
@@ -105,6 +110,8 @@ class Waveform:
         sample_rate: samples per second.
         samples: the values; ``None`` marks a missing sample (a gap, never invented).
         unit: UCUM unit of the samples.
+        flags: quality flags of the chunk.
+        bed_id: the bed, stamped by the device runner.
     """
 
     device_id: str
@@ -114,6 +121,7 @@ class Waveform:
     samples: tuple[float | None, ...]
     unit: str = "1"
     flags: frozenset[str] = field(default_factory=frozenset)
+    bed_id: str = ""
 
 
 class DeviceState(StrEnum):
@@ -137,6 +145,7 @@ class DeviceStatus:
         time: POSIX seconds.
         detail: human-readable detail (no patient data).
         info: extra machine-readable facts (model, serial number, counters).
+        bed_id: the bed, stamped by the device runner.
     """
 
     device_id: str
@@ -144,6 +153,7 @@ class DeviceStatus:
     time: float
     detail: str = ""
     info: dict[str, Any] = field(default_factory=dict)
+    bed_id: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -153,16 +163,8 @@ class DeviceStatus:
             "time": self.time,
             "detail": self.detail,
             "info": dict(self.info),
+            "bed_id": self.bed_id,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class BedUpdate:
-    """A bed's admission or baseline changed: screens should refresh that bed."""
-
-    bed_id: str
-    time: float
-    what: str = ""
 
 
 DeviceEvent = Observation | Waveform | DeviceStatus

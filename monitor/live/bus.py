@@ -64,16 +64,6 @@ class Subscription:
         """How many events wait in the queue."""
         return len(self._items)
 
-    def get_nowait(self) -> Any:
-        """Return the next queued event.
-
-        Raises:
-            asyncio.QueueEmpty: nothing is queued.
-        """
-        if not self._items:
-            raise asyncio.QueueEmpty
-        return self._items.popleft()
-
     def drain(self, limit: int | None = None) -> list[Any]:
         """Return and remove up to ``limit`` queued events (all when ``None``)."""
         n = len(self._items) if limit is None else min(limit, len(self._items))

@@ -59,9 +59,9 @@ class EscalationNotifier:
         self.subscription = bus.subscribe(AlarmEvent, maxsize=10_000, name="escalation")
 
     async def run(self) -> None:
-        """Deliver until cancelled."""
-        async with self.subscription as sub, httpx.AsyncClient(timeout=self.timeout) as client:
-            async for event in sub:
+        """Deliver until the bus closes (the subscription outlives a restart of this loop)."""
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            async for event in self.subscription:
                 if event.event == "escalation":
                     await self.deliver(client, event)
 

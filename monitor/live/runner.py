@@ -12,6 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import drivers
@@ -29,18 +30,24 @@ Opener = Callable[..., Awaitable[Device]]
 class DeviceRunner:
     """Keeps one device open and its events flowing onto the bus.
 
+    Every event it publishes carries the bed it was built for: the bed is stamped here, at
+    the source, and nothing downstream looks a device up again.
+
     Args:
         bus: where events go.
         config: the device's id, protocol, port and options.
+        bed_id: the bed the device is plugged into.
         stale_after_s: a connected device that decodes nothing for this long is stale.
         reconnect_max_s: longest wait between reconnection attempts.
         opener: how to open it (``drivers.open_device``; replaceable for tests).
     """
 
-    def __init__(self, bus: Bus, config: DeviceConfig, stale_after_s: float = 10.0,
-                 reconnect_max_s: float = 2.0, opener: Opener | None = None) -> None:
+    def __init__(self, bus: Bus, config: DeviceConfig, bed_id: str,
+                 stale_after_s: float = 10.0, reconnect_max_s: float = 2.0,
+                 opener: Opener | None = None) -> None:
         self.bus = bus
         self.config = config
+        self.bed_id = bed_id
         self.stale_after_s = stale_after_s
         self.reconnect_max_s = reconnect_max_s
         self._open = opener or drivers.open_device
@@ -61,7 +68,8 @@ class DeviceRunner:
         if state.value == self.state:
             return
         self.state = state.value
-        self.bus.publish(DeviceStatus(self.device_id, state, time.time(), detail, info))
+        self.bus.publish(DeviceStatus(self.device_id, state, time.time(), detail, info,
+                                      self.bed_id))
 
     async def run(self) -> None:
         """Run until cancelled."""
@@ -137,7 +145,7 @@ class DeviceRunner:
             for event in events:
                 if isinstance(event, Observation) and event.metric in ("SPO2", "PR", "PI"):
                     sensor_off = bool(event.flags & SENSOR_OFF_FLAGS)
-                self.bus.publish(event)
+                self.bus.publish(replace(event, bed_id=self.bed_id))
             if sensor_off:
                 self._set(DeviceState.SENSOR_OFF, "sensor off or disconnected")
             else:

@@ -1,4 +1,5 @@
-"""The running service: the bus, one runner per device, the rules, the store and the board."""
+"""The running service: the bus, one runner per device, the rules, the board, the store
+writer and escalation, each supervised; and the session steps nurses take."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import time
 from typing import Any
 
 from monitor.config import Settings, UnitConfig
-from monitor.domain.models import BedUpdate, DeviceStatus, Observation
-from monitor.live.alarm_service import AlarmService
+from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
 from monitor.live.escalation import EscalationNotifier
+from monitor.live.rules_feed import RulesFeed
 from monitor.live.runner import DeviceRunner
-from monitor.records import sessions as admissions
+from monitor.live.views import SessionChanged
+from monitor.live.writer import StoreWriter
+from monitor.records import audit, sessions
 from monitor.records.sessions import Admission
-from monitor.storage.database import Store, StoreWriter
+from monitor.service.supervisor import Supervisor
+from monitor.storage.database import Store
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -35,63 +39,51 @@ class Service:
         self.unit = unit
         self.store = store
         self.bus = Bus()
-        self.board = Board(unit)
+        self.board = Board(self.bus, unit)
         self.runners = [
-            DeviceRunner(self.bus, device, settings.stale_after_s, settings.reconnect_max_s)
+            DeviceRunner(self.bus, device, bed.id, settings.stale_after_s,
+                         settings.reconnect_max_s)
             for bed in unit.beds
             for device in bed.devices
         ]
-        self.writer = StoreWriter(self.bus, store, unit.device_beds(),
-                                  settings.store_batch_rows, settings.store_flush_s)
-        self.alarms = AlarmService(self.bus, unit.device_beds(), [b.id for b in unit.beds],
-                                   unit.rule_set(), store)
-        self.admissions: dict[str, Admission] = {}
+        self.writer = StoreWriter(self.bus, store, settings.store_batch_rows,
+                                  settings.store_flush_s)
+        self.rules = RulesFeed(self.bus, [b.id for b in unit.beds], unit.rule_set(),
+                               AlarmStates(store))
         self.escalation: EscalationNotifier | None = None
         if settings.escalation_webhook:
             self.escalation = EscalationNotifier(self.bus, settings.escalation_webhook,
                                                  unit.name)
-        self._board_sub = self.bus.subscribe(Observation, DeviceStatus, maxsize=100_000,
-                                             name="board")
+        self.admissions: dict[str, Admission] = {}
+        self.supervisor = Supervisor()
         self.started = asyncio.Event()
 
     async def run(self) -> None:
-        """Run every part until cancelled."""
-        self.admissions = await admissions.current_admissions(self.store)
+        """Restore what was running, then run every part until cancelled.
+
+        Raises:
+            StoreError: the records or saved alarm states cannot be read (at start-up).
+        """
+        self.admissions = await sessions.current_admissions(self.store)
         for bed_id, admission in self.admissions.items():
-            if admission.alarm_settings and bed_id in self.alarms.states:
-                self.alarms.set_patient_rules(bed_id, admission.alarm_settings)
-        await self.alarms.load()
+            if admission.alarm_settings and self.board.has_bed(bed_id):
+                self.rules.set_patient_rules(bed_id, admission.alarm_settings)
+            self._changed(bed_id, "restored")
+        await self.rules.load()
+        sup = self.supervisor
+        sup.start("store-writer", self.writer.run)
+        sup.start("board", self.board.run)
+        sup.start("rules", self.rules.run)
+        if self.escalation is not None:
+            sup.start("escalation", self.escalation.run)
+        for runner in self.runners:
+            sup.start(f"device-{runner.device_id}", runner.run)
+        self.started.set()
         try:
-            async with asyncio.TaskGroup() as tg:
-                tg.create_task(self.writer.run(), name="store-writer")
-                tg.create_task(self.board.follow(self._board_sub), name="board")
-                tg.create_task(self.alarms.run(), name="alarms")
-                if self.escalation is not None:
-                    tg.create_task(self.escalation.run(), name="escalation")
-                for runner in self.runners:
-                    tg.create_task(runner.run(), name=f"device-{runner.device_id}")
-                self.started.set()
+            await sup.wait()
         finally:
+            await sup.stop()
             self.bus.close()
-
-    # -- views ----------------------------------------------------------------------------
-
-    def bed_snapshot(self, bed_id: str) -> dict[str, Any]:
-        """One bed as the screens see it (raises KeyError for an unknown bed)."""
-        return next(b for b in self.snapshot() if b["id"] == bed_id)
-
-    def snapshot(self) -> list[dict[str, Any]]:
-        """Every bed: devices, latest values, admission, baselines, alarms."""
-        # Apply what is queued for the board first: a live client subscribes and then takes
-        # this snapshot, so an event published just before it subscribed must be in here.
-        for event in self._board_sub.drain():
-            self.board.apply(event)
-        beds = self.board.snapshot()
-        for bed in beds:
-            admission = self.admissions.get(bed["id"])
-            bed["admission"] = None if admission is None else admission.to_dict()
-            bed.update(self.alarms.bed_view(bed["id"]))
-        return beds
 
     def health(self) -> dict[str, object]:
         """Counters for ``/healthz``: no patient data."""
@@ -101,41 +93,45 @@ class Service:
             "events_published": self.bus.published,
             "store_written": self.writer.written,
             "store_failures": self.writer.failures,
-            "active_alarms": len(self.alarms.active()),
+            "active_alarms": len(self.board.alarms()),
             "device_stats": {r.device_id: r.stats for r in self.runners},
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},
+            "parts_failed": self.supervisor.health(),
+            "system": self.board.system_conditions(),
         }
 
     # -- sessions (every step recorded with the user) ---------------------------------------
 
     def _changed(self, bed_id: str, what: str) -> None:
-        self.bus.publish(BedUpdate(bed_id, time.time(), what))
+        admission = self.admissions.get(bed_id)
+        self.bus.publish(SessionChanged(bed_id, time.time(), what,
+                                        None if admission is None else admission.to_dict()))
 
     async def admit(self, bed_id: str, user: str, patient_label: str,
                     patient_ref: str | None = None, infusion_day: int | None = None,
                     dose_mg: float | None = None) -> Admission:
         """Assign a patient to a bed; monitoring and baseline collection start."""
         now = time.time()
-        admission = await admissions.admit(self.store, bed_id, patient_label, user, now,
-                                           patient_ref, infusion_day, dose_mg)
+        admission = await sessions.admit(self.store, bed_id, patient_label, user, now,
+                                         patient_ref, infusion_day, dose_mg)
         self.admissions[bed_id] = admission
-        self.alarms.start_monitoring(bed_id, user, now)
+        self.rules.start_monitoring(bed_id, user, now)
         self._changed(bed_id, "admit")
         return admission
 
     async def start_infusion(self, bed_id: str, user: str) -> Admission:
         """Start the infusion: baselines freeze."""
         now = time.time()
-        admission = await admissions.start_infusion(self.store, bed_id, user, now)
+        admission = await sessions.start_infusion(self.store, bed_id, user, now)
         self.admissions[bed_id] = admission
-        self.alarms.start_infusion(bed_id, user, now)
+        self.rules.start_infusion(bed_id, user, now)
         self._changed(bed_id, "infusion_start")
         return admission
 
     async def stop_infusion(self, bed_id: str, user: str) -> Admission:
         """Stop the infusion (monitoring goes on until discharge)."""
         now = time.time()
-        admission = await admissions.stop_infusion(self.store, bed_id, user, now)
+        admission = await sessions.stop_infusion(self.store, bed_id, user, now)
         self.admissions[bed_id] = admission
         self._changed(bed_id, "infusion_stop")
         return admission
@@ -143,10 +139,10 @@ class Service:
     async def discharge(self, bed_id: str, user: str) -> Admission:
         """Close the session: every alarm ends, monitoring stops."""
         now = time.time()
-        admission = await admissions.discharge(self.store, bed_id, user, now)
+        admission = await sessions.discharge(self.store, bed_id, user, now)
         self.admissions.pop(bed_id, None)
-        self.alarms.stop_monitoring(bed_id, user, now)
-        self.alarms.set_patient_rules(bed_id, None)
+        self.rules.stop_monitoring(bed_id, user, now)
+        self.rules.set_patient_rules(bed_id, None)
         self._changed(bed_id, "discharge")
         return admission
 
@@ -156,19 +152,27 @@ class Service:
 
         Raises:
             RuleError: a setting the engine refuses (naming it); nothing is changed then.
+            AdmissionError: no patient in the bed.
         """
-        self.alarms.validate_patient_rules(bed_id, settings)
-        admission = await admissions.set_alarm_settings(self.store, bed_id, settings, user,
-                                                        reason, time.time())
-        self.alarms.set_patient_rules(bed_id, settings)
+        self.rules.validate_patient_rules(settings)
+        admission = await sessions.set_alarm_settings(self.store, bed_id, settings, user,
+                                                      reason, time.time())
+        self.rules.set_patient_rules(bed_id, settings)
         self.admissions[bed_id] = admission
         self._changed(bed_id, "alarm_settings")
         return admission
 
     async def rebaseline(self, bed_id: str, user: str, reason: str, hr: float | None = None,
                          sys: float | None = None, dia: float | None = None) -> None:
-        """A nurse sets or recomputes the baseline, with a reason (audited)."""
-        self.alarms.rebaseline(bed_id, user, reason, hr, sys, dia)
-        await admissions.audit(self.store, time.time(), user, "rebaseline", bed_id,
-                               reason=reason, hr=hr, sys=sys, dia=dia)
-        self._changed(bed_id, "rebaseline")
+        """A nurse sets or recomputes the baseline, with a reason (audited).
+
+        Raises:
+            BaselineError: nothing to recompute from.
+        """
+        self.rules.rebaseline(bed_id, user, reason, hr, sys, dia)
+        await audit.audit(self.store, time.time(), user, "rebaseline", bed_id,
+                          reason=reason, hr=hr, sys=sys, dia=dia)
+
+    def charted(self, bed_id: str) -> None:
+        """Something was charted on the bed's session: screens refresh it."""
+        self._changed(bed_id, "event")

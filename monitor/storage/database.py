@@ -7,7 +7,6 @@ reads do not block the writer.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from monitor.domain.errors import StoreError
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
-from monitor.live.bus import Bus
 from monitor.storage.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -93,54 +91,29 @@ class Store:
 
     # -- writes ---------------------------------------------------------------------------
 
-    async def add_observations(self, rows: Sequence[tuple[str, Observation]]) -> None:
-        """Insert observations, each with the bed it belongs to, in one transaction."""
-        await self.write_batch(rows, ())
-
-    async def add_device_events(self, rows: Sequence[tuple[str, DeviceStatus]]) -> None:
-        """Insert device status events, each with its bed."""
-        await self.write_batch((), rows)
-
-    async def add_alarm_events(self, events: Sequence[AlarmEvent]) -> None:
-        """Append alarm log records."""
-        await self.write_batch((), (), events)
-
     async def write_batch(
         self,
-        observations: Sequence[tuple[str, Observation]],
-        device_events: Sequence[tuple[str, DeviceStatus]],
+        observations: Sequence[Observation] = (),
+        device_events: Sequence[DeviceStatus] = (),
         alarm_events: Sequence[AlarmEvent] = (),
     ) -> None:
         """Insert observations, device events and alarm log records in one transaction:
-        all or nothing."""
+        all or nothing. Each event carries its bed."""
         if not observations and not device_events and not alarm_events:
             return
         async with self.session() as session, session.begin():
             if observations:
                 await session.execute(insert(ObservationRow), [
-                    {
-                        "bed_id": bed_id,
-                        "device_id": o.device_id,
-                        "metric": o.metric,
-                        "code": o.code,
-                        "value": o.value,
-                        "unit": o.unit,
-                        "time": o.time,
-                        "flags": ",".join(sorted(o.flags)),
-                    }
-                    for bed_id, o in observations
+                    {"bed_id": o.bed_id, "device_id": o.device_id, "metric": o.metric,
+                     "code": o.code, "value": o.value, "unit": o.unit, "time": o.time,
+                     "flags": o.flags}
+                    for o in observations
                 ])
             if device_events:
                 await session.execute(insert(DeviceEventRow), [
-                    {
-                        "bed_id": bed_id,
-                        "device_id": s.device_id,
-                        "state": str(s.state),
-                        "time": s.time,
-                        "detail": s.detail,
-                        "info": dict(s.info),
-                    }
-                    for bed_id, s in device_events
+                    {"bed_id": s.bed_id, "device_id": s.device_id, "state": str(s.state),
+                     "time": s.time, "detail": s.detail, "info": dict(s.info)}
+                    for s in device_events
                 ])
             if alarm_events:
                 await session.execute(insert(AlarmLogRow), [e.to_dict() for e in alarm_events])
@@ -167,8 +140,8 @@ class Store:
         async with self.session() as session:
             rows = (await session.execute(q)).scalars().all()
         return [
-            Observation(r.device_id, r.code, r.metric, r.value, r.unit, r.time,
-                        frozenset(f for f in r.flags.split(",") if f))
+            Observation(r.device_id, r.code, r.metric, r.value, r.unit, r.time, r.flags,
+                        r.bed_id)
             for r in reversed(rows)
         ]
 
@@ -221,64 +194,3 @@ def safe_url(url: str) -> str:
         user = creds.split(":", 1)[0]
         return f"{scheme}://{user}:***@{host}"
     return url
-
-
-class StoreWriter:
-    """Bus subscriber that batch-writes observations and device events.
-
-    It flushes every ``batch_rows`` rows or ``flush_s`` seconds, whichever comes first. A
-    failed write is retried with the same rows (nothing is dropped); the queue bounds memory
-    if the database stays down, and its drop counter says so.
-    """
-
-    def __init__(self, bus: Bus, store: Store, device_beds: dict[str, str],
-                 batch_rows: int = 500, flush_s: float = 1.0, maxsize: int = 200_000) -> None:
-        self.store = store
-        self.device_beds = device_beds
-        self.batch_rows = batch_rows
-        self.flush_s = flush_s
-        self.subscription = bus.subscribe(Observation, DeviceStatus, AlarmEvent,
-                                          maxsize=maxsize, name="store")
-        self.written = 0
-        self.failures = 0
-
-    def bed_of(self, device_id: str) -> str:
-        """The bed a device belongs to (the device id itself when unmapped)."""
-        return self.device_beds.get(device_id, device_id)
-
-    async def run(self) -> None:
-        """Write until cancelled; flush what is pending on the way out."""
-        sub = self.subscription
-        try:
-            while not sub.closed:
-                await sub.wait(self.flush_s)
-                await self.flush()
-        finally:
-            sub.close()
-            await asyncio.shield(self.flush())
-
-    async def flush(self) -> None:
-        """Write everything queued now, in batches."""
-        while True:
-            items = self.subscription.drain(self.batch_rows)
-            if not items:
-                return
-            obs = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, Observation)]
-            status = [(self.bed_of(e.device_id), e) for e in items if isinstance(e, DeviceStatus)]
-            alarms = [e for e in items if isinstance(e, AlarmEvent)]
-            attempt = 0
-            while True:
-                try:
-                    await self.store.write_batch(obs, status, alarms)
-                    break
-                except SQLAlchemyError as exc:
-                    # Keep the rows and retry: a stored event is never silently dropped.
-                    self.failures += 1
-                    attempt += 1
-                    if attempt == 1 or attempt % 30 == 0:
-                        _LOGGER.error("store write failed, retrying (attempt %d): %s",
-                                      attempt, exc)
-                    await asyncio.sleep(min(5.0, 0.2 * attempt))
-            if attempt:
-                _LOGGER.info("store write recovered after %d attempts", attempt + 1)
-            self.written += len(items)

@@ -5,9 +5,24 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class FlagSet(TypeDecorator[frozenset[str]]):
+    """An observation's quality flags: a frozenset in Python, ``a,b`` sorted in the column."""
+
+    impl = String(255)
+    cache_ok = True
+
+    def process_bind_param(self, value: frozenset[str] | None, dialect: Dialect) -> str:
+        return ",".join(sorted(value or ()))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> frozenset[str]:
+        return frozenset(f for f in (value or "").split(",") if f)
 
 
 class Base(DeclarativeBase):
@@ -27,7 +42,7 @@ class ObservationRow(Base):
     value: Mapped[float | None] = mapped_column(Float, nullable=True)
     unit: Mapped[str] = mapped_column(String(16))
     time: Mapped[float] = mapped_column(Float)
-    flags: Mapped[str] = mapped_column(String(255), default="")
+    flags: Mapped[frozenset[str]] = mapped_column(FlagSet(), default=frozenset())
 
 
 class DeviceEventRow(Base):

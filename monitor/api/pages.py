@@ -1,0 +1,167 @@
+"""The pages: sign-in and sign-out, the dashboard behind sign-in, the API docs behind
+sign-in, and the security headers every response carries."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from monitor.api.auth import (
+    SESSION_COOKIE,
+    CurrentUser,
+    accounts_of,
+    login_redirect,
+    safe_next,
+    same_origin,
+    set_session_cookie,
+)
+from monitor.auth.accounts import SignInThrottle, User
+from monitor.config import Settings
+from monitor.domain.errors import AuthError
+
+_LOGGER = logging.getLogger(__name__)
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(slots=True)
+class Pages:
+    """What the pages need, kept on ``app.state.pages``."""
+
+    web_dir: Path
+    secure_cookies: bool
+    throttle: SignInThrottle
+
+
+def _pages(request: Request) -> Pages:
+    pages: Pages = request.app.state.pages
+    return pages
+
+
+def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
+    """Add the sign-in page and form, sign-out, the dashboard page behind sign-in, the API
+    docs behind sign-in, and the security headers."""
+    app.state.pages = Pages(web_dir, settings.secure_cookies, SignInThrottle())
+    app.include_router(router)
+    app.middleware("http")(_security_headers)
+
+
+@router.get("/login")
+async def login_page(request: Request) -> FileResponse:
+    """The sign-in form."""
+    return FileResponse(_pages(request).web_dir / "login.html",
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    """Sign in with ``username`` and ``password`` (a form, or JSON for scripts)."""
+    wants_json = request.headers.get("content-type", "").startswith("application/json")
+    fields: dict[str, Any]
+    try:
+        fields = dict(await request.json()) if wants_json else dict(await request.form())
+    except (ValueError, TypeError):
+        return JSONResponse({"detail": "send username and password as a form or JSON "
+                             "object"}, status_code=422)
+    username, password = fields.get("username"), fields.get("password")
+    next_path = safe_next(fields.get("next"))
+    if not isinstance(username, str) or not isinstance(password, str):
+        if wants_json:
+            return JSONResponse({"detail": "username and password are required"},
+                                status_code=422)
+        return login_redirect("invalid", next_path)
+    if not same_origin(request.headers):
+        return JSONResponse({"detail": "cross-site sign-in refused"}, status_code=403)
+    return await _sign_in(request, username, password, next_path, wants_json)
+
+
+async def _sign_in(request: Request, username: str, password: str, next_path: str,
+                   wants_json: bool) -> Response:
+    pages = _pages(request)
+    address = request.client.host if request.client else "unknown"
+    now = time.time()
+    wait = pages.throttle.retry_after(address, username, now)
+    if wait is not None:
+        if wants_json:
+            return JSONResponse({"detail": f"too many failed sign-ins: try again in "
+                                 f"{wait:.0f} s"}, status_code=429,
+                                headers={"Retry-After": str(int(wait) + 1)})
+        return login_redirect("throttled", next_path)
+    try:
+        user = await accounts_of(request.app).authenticate(username, password)
+    except AuthError as exc:
+        pages.throttle.failed(address, username, now)
+        _LOGGER.info("sign-in refused from %s", address)  # never the name or password
+        if wants_json:
+            return JSONResponse({"detail": str(exc)}, status_code=401)
+        return login_redirect("invalid", next_path)
+    pages.throttle.succeeded(address, username)
+    token = await accounts_of(request.app).open_session(user)
+    _LOGGER.info("%s signed in (%s)", user.username, user.role.value)
+    response: Response = (JSONResponse(user.to_dict()) if wants_json
+                          else RedirectResponse(next_path, status_code=303))
+    set_session_cookie(request, response, token, pages.secure_cookies)
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    """Sign out: the session ends on the server and the cookie is cleared."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token and same_origin(request.headers):
+        await accounts_of(request.app).close_session(token)
+    response: Response = (
+        Response(status_code=204)
+        if "application/json" in request.headers.get("accept", "")
+        else RedirectResponse("/login?error=signed_out", status_code=303))
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+async def _signed_in(request: Request) -> User | None:
+    token = request.cookies.get(SESSION_COOKIE)
+    return await accounts_of(request.app).session_user(token) if token else None
+
+
+@router.get("/")
+@router.get("/index.html")
+async def dashboard(request: Request) -> Response:
+    """The central station, for a signed-in browser (others go to the sign-in page)."""
+    if await _signed_in(request) is None:
+        reason = "expired" if request.cookies.get(SESSION_COOKIE) else "required"
+        return login_redirect(reason, "/")
+    return FileResponse(_pages(request).web_dir / "index.html",
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/openapi.json")
+async def openapi(request: Request, _user: CurrentUser) -> JSONResponse:
+    """The API's description, for a signed-in user."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs")
+async def docs(request: Request) -> Response:
+    """The API's documentation page, for a signed-in browser."""
+    if await _signed_in(request) is None:
+        return login_redirect("required", "/docs")
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="SPU Monitor API")
+
+
+async def _security_headers(request: Request,
+                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    response = await call_next(request)
+    # No framing (an acknowledge button must not be clickable through another site),
+    # no MIME sniffing, no addresses of this server leaked to other sites.
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response

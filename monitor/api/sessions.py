@@ -1,0 +1,91 @@
+"""Sessions: admission, the infusion's start and stop, discharge, charting and baselines."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter
+
+from monitor.api.auth import CurrentUser
+from monitor.api.deps import BedId, ServiceDep
+from monitor.api.errors import invalid
+from monitor.api.schemas import Acting, AdmitBody, ChartBody, RebaselineBody
+from monitor.records import charting
+
+router = APIRouter(tags=["sessions"])
+
+_CONFLICT: dict[int | str, dict[str, Any]] = {404: {"description": "no such bed"},
+             409: {"description": "the step does not fit the session's state"}}
+
+
+@router.post("/api/beds/{bed_id}/admit", status_code=201, responses=_CONFLICT)
+async def admit(bed_id: BedId, body: AdmitBody, service: ServiceDep, user: CurrentUser
+                ) -> dict[str, Any]:
+    """Assign a patient to the bed; monitoring and baseline collection start."""
+    a = await service.admit(bed_id, user.username, body.patient_label, body.patient_ref,
+                            body.infusion_day, body.dose_mg)
+    return a.to_dict()
+
+
+@router.post("/api/beds/{bed_id}/infusion/start", responses=_CONFLICT)
+async def infusion_start(bed_id: BedId, service: ServiceDep, user: CurrentUser,
+                         _body: Acting | None = None) -> dict[str, Any]:
+    """Start the infusion now: the baselines freeze."""
+    return (await service.start_infusion(bed_id, user.username)).to_dict()
+
+
+@router.post("/api/beds/{bed_id}/infusion/stop", responses=_CONFLICT)
+async def infusion_stop(bed_id: BedId, service: ServiceDep, user: CurrentUser,
+                        _body: Acting | None = None) -> dict[str, Any]:
+    """Stop the infusion."""
+    return (await service.stop_infusion(bed_id, user.username)).to_dict()
+
+
+@router.post("/api/beds/{bed_id}/discharge", responses=_CONFLICT)
+async def discharge(bed_id: BedId, service: ServiceDep, user: CurrentUser,
+                    _body: Acting | None = None) -> dict[str, Any]:
+    """Close the session: alarms end, monitoring stops, the bed is free."""
+    return (await service.discharge(bed_id, user.username)).to_dict()
+
+
+@router.get("/api/beds/{bed_id}/events", responses={404: {"description": "no such bed"}})
+async def list_events(bed_id: BedId, service: ServiceDep) -> list[dict[str, Any]]:
+    """Events charted in the bed's current session."""
+    admission = service.admissions.get(bed_id)
+    return [] if admission is None else await charting.clinical_events(service.store,
+                                                                       admission.id)
+
+
+@router.post("/api/beds/{bed_id}/events", status_code=201, responses=_CONFLICT)
+async def chart_event(bed_id: BedId, body: ChartBody, service: ServiceDep,
+                      user: CurrentUser) -> dict[str, Any]:
+    """Chart premedication given, a side effect observed, the pain journal or a note."""
+    now = time.time()
+    event = await charting.chart(service.store, bed_id, body.kind, body.detail, user.username,
+                                 body.time if body.time is not None else now, now)
+    service.charted(bed_id)
+    return event
+
+
+@router.get("/api/beds/{bed_id}/baseline", responses={404: {"description": "no such bed"}})
+async def get_baseline(bed_id: BedId, service: ServiceDep) -> dict[str, Any] | None:
+    """The bed's baselines with provenance (a preview before the infusion starts)."""
+    baseline = service.board.bed(bed_id).picture.baseline
+    return None if baseline is None else baseline.to_dict()
+
+
+@router.post("/api/beds/{bed_id}/baseline",
+             responses={404: {"description": "no such bed"},
+                        409: {"description": "no baseline can be computed from the data"}})
+async def set_baseline(bed_id: BedId, body: RebaselineBody, service: ServiceDep,
+                       user: CurrentUser) -> dict[str, Any] | None:
+    """Re-baseline (with a reason, audited): given values, or recomputed from data."""
+    if body.dia is not None and body.sys is None:
+        raise invalid(("body", "dia"), "a diastolic baseline needs a systolic one", body.dia)
+    if body.sys is not None and body.dia is not None and body.dia >= body.sys:
+        raise invalid(("body", "dia"), "the diastolic baseline must be below the systolic",
+                      body.dia)
+    await service.rebaseline(bed_id, user.username, body.reason, body.hr, body.sys, body.dia)
+    baseline = service.board.bed(bed_id).picture.baseline
+    return None if baseline is None else baseline.to_dict()
