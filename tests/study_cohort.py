@@ -58,7 +58,7 @@ def _journal(rng: np.random.Generator, day: int) -> dict[str, float | None]:
     scores: dict[str, float | None] = {n: _score(rng, n, day) for n in JOURNAL_FIELDS}
     worst, least = scores["worst_pain"], scores["least_pain"]
     if worst is not None and least is not None and worst < least:
-        scores["worst_pain"], scores["least_pain"] = least, worst
+        scores["least_pain"] = worst
     for name in JOURNAL_FIELDS:
         if rng.random() < 0.03:
             scores[name] = None
