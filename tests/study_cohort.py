@@ -100,3 +100,4 @@ def study_cohort(seed: int = 20240108, patients: int = 40, males: int = 4,
                     patient, sex, birth, None, None, None,
                     dates[-1] + dt.timedelta(weeks=week), follow_up_week=week, **scores))
     return rows, episodes
+

@@ -25,19 +25,9 @@ from monitor.reports.statistics import (
     select_patients,
     unit_report,
 )
-from tests.study_cohort import HEADACHE, RESTLESSNESS, STUDY, TACHYCARDIA, study_cohort
+from tests.study_cohort import HEADACHE, RESTLESSNESS, STUDY, TACHYCARDIA
 
 TOL = 1e-9
-
-
-@pytest.fixture(scope="module")
-def cohort() -> tuple[list[CohortRow], dict[str, set[str]]]:
-    return study_cohort()
-
-
-@pytest.fixture(scope="module")
-def report(cohort: tuple[list[CohortRow], dict[str, set[str]]]) -> dict[str, Any]:
-    return unit_report(*cohort)
 
 
 def table(rows: list[CohortRow]) -> list[dict[str, str]]:
@@ -53,22 +43,22 @@ def close(actual: float | None, expected: float) -> bool:
     return actual is not None and abs(actual - expected) <= TOL
 
 
-def test_statistics_counts_patients_and_sessions(report: dict[str, Any],
-                                                 cohort: tuple[list[CohortRow], Any]) -> None:
-    cells = table(cohort[0])
+def test_statistics_counts_patients_and_sessions(study_report: dict[str, Any],
+                                                 study: tuple[list[CohortRow], Any]) -> None:
+    cells = table(study[0])
     course = [c for c in cells if not c["day"].startswith("F")]
-    assert report["patients"] == len({c["patient"] for c in course}) == 40
-    assert report["sessions"] == len(course) == 400
-    assert report["follow_ups"] == len(cells) - len(course) == 60
-    assert report["period"] == {"from": min(c["date"] for c in course),
+    assert study_report["patients"] == len({c["patient"] for c in course}) == 40
+    assert study_report["sessions"] == len(course) == 400
+    assert study_report["follow_ups"] == len(cells) - len(course) == 60
+    assert study_report["period"] == {"from": min(c["date"] for c in course),
                                 "to": max(c["date"] for c in course)}
 
 
 def test_statistics_demographics_match_an_independent_computation(
-        report: dict[str, Any], cohort: tuple[list[CohortRow], Any]) -> None:
-    cells = table(cohort[0])
+        study_report: dict[str, Any], study: tuple[list[CohortRow], Any]) -> None:
+    cells = table(study[0])
     day1 = {c["patient"]: c for c in cells if c["day"] == "1"}
-    demo = report["demographics"]
+    demo = study_report["demographics"]
     assert (demo["n"], demo["female"], demo["male"]) == (40, 36, 4)
     assert sum(c["sex"] == "F" for c in day1.values()) == 36
     ages = np.array([relativedelta(dt.date.fromisoformat(c["date"]),
@@ -84,13 +74,13 @@ def test_statistics_demographics_match_an_independent_computation(
         assert close(demo[name]["sd"], values.std(ddof=1))
 
 
-def test_statistics_measures_by_day_match_numpy(report: dict[str, Any],
-                                                cohort: tuple[list[CohortRow], Any]) -> None:
-    cells = table(cohort[0])
+def test_statistics_measures_by_day_match_numpy(study_report: dict[str, Any],
+                                                study: tuple[list[CohortRow], Any]) -> None:
+    cells = table(study[0])
     keys = [*(str(d) for d in range(1, 11)), "F2", "F6", "F12"]
-    assert set(report["measures"]) == set(JOURNAL_FIELDS)
+    assert set(study_report["measures"]) == set(JOURNAL_FIELDS)
     for name in JOURNAL_FIELDS:
-        by_day = report["measures"][name]["by_day"]
+        by_day = study_report["measures"][name]["by_day"]
         assert list(by_day) == keys
         for key in keys:
             values = scores(cells, name, key)
@@ -99,57 +89,57 @@ def test_statistics_measures_by_day_match_numpy(report: dict[str, Any],
             assert close(by_day[key]["sd"], values.std(ddof=1)), (name, key)
 
 
-def test_statistics_day1_vs_day10_matches_scipy(report: dict[str, Any],
-                                                cohort: tuple[list[CohortRow], Any]) -> None:
-    cells = table(cohort[0])
+def test_statistics_day1_vs_day10_matches_scipy(study_report: dict[str, Any],
+                                                study: tuple[list[CohortRow], Any]) -> None:
+    cells = table(study[0])
     for name in JOURNAL_FIELDS:
         expected = stats.kruskal(scores(cells, name, "1"), scores(cells, name, "10"))
-        got = report["measures"][name]["day1_vs_day10"]
+        got = study_report["measures"][name]["day1_vs_day10"]
         assert close(got["h"], float(expected.statistic)), name
         assert close(got["p"], float(expected.pvalue)), name
-    assert report["measures"]["pain"]["day1_vs_day10"]["p"] < 0.05
+    assert study_report["measures"]["pain"]["day1_vs_day10"]["p"] < 0.05
 
 
-def test_statistics_cohort_is_shaped_like_the_study(report: dict[str, Any]) -> None:
+def test_statistics_cohort_is_shaped_like_the_study(study_report: dict[str, Any]) -> None:
     for name, (mean1, sd1, mean10, sd10) in STUDY.items():
-        by_day = report["measures"][name]["by_day"]
+        by_day = study_report["measures"][name]["by_day"]
         assert abs(by_day["1"]["mean"] - mean1) < 0.4 * sd1, name
         assert abs(by_day["10"]["mean"] - mean10) < 0.4 * sd10, name
 
 
 def test_statistics_incidence_merges_charted_and_detected(
-        report: dict[str, Any], cohort: tuple[list[CohortRow], dict[str, set[str]]]) -> None:
-    cells = table(cohort[0])
-    assert list(report["incidence"]) == list(SIDE_EFFECTS)
+        study_report: dict[str, Any], study: tuple[list[CohortRow], dict[str, set[str]]]) -> None:
+    cells = table(study[0])
+    assert list(study_report["incidence"]) == list(SIDE_EFFECTS)
     for effect in SIDE_EFFECTS:
         charted = {c["patient"] for c in cells if effect in c["side_effects"].split(";")}
-        detected = {p for p, kinds in cohort[1].items() if effect in kinds}
-        got = report["incidence"][effect]
+        detected = {p for p, kinds in study[1].items() if effect in kinds}
+        got = study_report["incidence"][effect]
         assert (got["patients"], got["of"]) == (len(charted | detected), 40), effect
         assert (got["charted"], got["detected"]) == (len(charted), len(detected)), effect
-    assert report["incidence"]["headache"]["patients"] == HEADACHE
-    assert report["incidence"]["restlessness"]["patients"] == RESTLESSNESS
-    assert report["incidence"]["tachycardia"]["patients"] == TACHYCARDIA
-    assert report["incidence"]["desaturation"] == {"patients": 0, "of": 40, "charted": 0,
+    assert study_report["incidence"]["headache"]["patients"] == HEADACHE
+    assert study_report["incidence"]["restlessness"]["patients"] == RESTLESSNESS
+    assert study_report["incidence"]["tachycardia"]["patients"] == TACHYCARDIA
+    assert study_report["incidence"]["desaturation"] == {"patients": 0, "of": 40, "charted": 0,
                                                    "detected": 0}
 
 
 def test_statistics_with_pain_counts_pain_above_zero(
-        report: dict[str, Any], cohort: tuple[list[CohortRow], Any]) -> None:
-    cells = table(cohort[0])
-    for key, got in report["with_pain"].items():
+        study_report: dict[str, Any], study: tuple[list[CohortRow], Any]) -> None:
+    cells = table(study[0])
+    for key, got in study_report["with_pain"].items():
         values = scores(cells, "pain", key)
         k = int(np.count_nonzero(values > 0))
         assert (got["patients"], got["of"]) == (k, len(values))
         assert close(got["percent"], 100.0 * k / len(values))
 
 
-def test_statistics_report_is_json_without_nan(report: dict[str, Any]) -> None:
-    assert json.loads(json.dumps(report, allow_nan=False)) == report
+def test_statistics_report_is_json_without_nan(study_report: dict[str, Any]) -> None:
+    assert json.loads(json.dumps(study_report, allow_nan=False)) == study_report
 
 
-def test_statistics_select_dates_is_inclusive(cohort: tuple[list[CohortRow], Any]) -> None:
-    rows = cohort[0]
+def test_statistics_select_dates_is_inclusive(study: tuple[list[CohortRow], Any]) -> None:
+    rows = study[0]
     start, end = dt.date(2024, 1, 9), dt.date(2024, 1, 12)
     chosen = select_dates(rows, start, end)
     assert chosen == [r for r in rows if start <= r.date <= end]
@@ -160,8 +150,8 @@ def test_statistics_select_dates_is_inclusive(cohort: tuple[list[CohortRow], Any
         select_dates(rows, end, start)
 
 
-def test_statistics_select_patients(cohort: tuple[list[CohortRow], Any]) -> None:
-    rows, episodes = cohort
+def test_statistics_select_patients(study: tuple[list[CohortRow], Any]) -> None:
+    rows, episodes = study
     chosen = select_patients(rows, {"MRN100001", "MRN100040"})
     assert {r.patient for r in chosen} == {"MRN100001", "MRN100040"} and len(chosen) == 23
     report = unit_report(chosen, episodes)
