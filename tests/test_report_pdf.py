@@ -176,13 +176,20 @@ def test_pdf_course_report_takes_a_dict(study: tuple[list[CohortRow], Any]) -> N
     assert "Side effects charted: none" in text and "(F" not in text
 
 
-def test_pdf_course_report_refuses_another_patients_rows(
-        study: tuple[list[CohortRow], Any]) -> None:
-    rows = select_patients(study[0], {"MRN100001", "MRN100002"})
-    with pytest.raises(ValueError, match="other patients than MRN100001: MRN100002"):
-        course_report_pdf(PATIENT, rows)
+def test_pdf_course_report_uses_only_the_patients_rows(
+        study: tuple[list[CohortRow], Any], course_pdf: bytes) -> None:
+    assert course_report_pdf(PATIENT, study[0], unit="Short procedure unit",
+                             episodes={"tachycardia"}, generated_at=WHEN) == course_pdf
+    text = text_of(course_report_pdf(PATIENT, select_patients(study[0], {"MRN100002"})))
+    assert "Period: no infusion recorded" in text and "No journal recorded." in text
+    assert "MRN100002" not in text
+
+
+def test_pdf_course_report_refuses_an_incomplete_summary() -> None:
     with pytest.raises(ValueError, match="lacks birth_date"):
         course_report_pdf({"identifier": "MRN100001", "name": "X", "sex": "F"}, [])
+    with pytest.raises(ValueError, match="is not a date"):
+        course_report_pdf({"identifier": "MRN1", "name": "X", "sex": "F", "birth_date": 1}, [])
 
 
 def test_pdf_course_report_of_follow_ups_only() -> None:

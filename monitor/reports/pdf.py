@@ -438,7 +438,8 @@ def course_report_pdf(patient: PatientSummary | Mapping[str, Any], rows: Sequenc
 
     Args:
         patient: who (a :class:`PatientSummary`, or a dict with its fields).
-        rows: that patient's course-day and follow-up rows, in any order.
+        rows: course-day and follow-up rows in any order; only the patient's are used
+            (those whose ``patient`` is the summary's ``identifier``).
         title: the document's title.
         unit: the unit's name, printed under the title.
         episodes: kinds of episode detected from the patient's vitals (``"tachycardia"``).
@@ -448,20 +449,19 @@ def course_report_pdf(patient: PatientSummary | Mapping[str, Any], rows: Sequenc
         The PDF file's bytes.
 
     Raises:
-        ValueError: a row of another patient, or an invalid patient summary.
+        ValueError: an invalid patient summary.
     """
     who = patient if isinstance(patient, PatientSummary) else PatientSummary.from_mapping(patient)
-    others = sorted({r.patient for r in rows} - {who.identifier})
-    if others:
-        raise ValueError(f"rows of other patients than {who.identifier}: {', '.join(others)}")
-    ordered = sorted(rows, key=lambda r: (r.is_follow_up, r.day or 0, r.follow_up_week or 0))
+    ordered = sorted((r for r in rows if r.patient == who.identifier),
+                     key=lambda r: (r.is_follow_up, r.day or 0, r.follow_up_week or 0))
     course = [r for r in ordered if not r.is_follow_up]
     first = course[0].date if course else None
     age = f", age {age_years(who.birth_date, first)} at day {course[0].label}" if first else ""
     lines = [*([f"Unit: {unit}"] if unit else []), f"Patient: {who.name} ({who.identifier})",
              f"Sex: {who.sex} \u00b7 born {who.birth_date.isoformat()}{age}",
              f"Period: {course[0].date.isoformat()} to {course[-1].date.isoformat()}, "
-             f"{len(course)} infusions" if course else "Period: no infusion recorded"]
+             f"{len(course)} infusions" if course else "Period: no infusion recorded",
+             *([] if ordered else ["No journal recorded."])]
     pdf = _document(title, lines, generated_at, orientation="L")
     _heading(pdf, "Journal by day")
     _course_table(pdf, ordered)
