@@ -25,6 +25,22 @@ def recordings_dir() -> pathlib.Path:
     return RECORDINGS
 
 
+@pytest.fixture(scope="module")
+def study():
+    """The study-shaped synthetic cohort: (rows, episodes detected from vitals)."""
+    from tests.study_cohort import study_cohort
+
+    return study_cohort()
+
+
+@pytest.fixture(scope="module")
+def study_report(study):
+    """The unit report of the whole study-shaped cohort."""
+    from monitor.reports.statistics import unit_report
+
+    return unit_report(*study)
+
+
 @pytest.fixture
 def bus() -> Bus:
     """A fresh bus; asserts at teardown that every subscription was closed."""

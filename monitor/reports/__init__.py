@@ -1,0 +1,1 @@
+"""Reports of the study: figures from the research rows, and PDF documents of them."""
