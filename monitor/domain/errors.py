@@ -38,7 +38,10 @@ class RuleError(MonitorError):
 
 
 class StoreError(MonitorError):
-    """The database cannot be opened, migrated or written."""
+    """The database cannot be opened, migrated or written, or what it holds is corrupt.
+
+    Examples: a migration fails; a stored waveform block is truncated or fails its checksum.
+    """
 
 
 class AuthError(MonitorError):
