@@ -6,6 +6,7 @@ import math
 import struct
 import zlib
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -27,7 +28,7 @@ from monitor.storage.waveform_codec import (
 from simulators.waveforms import EcgSynth, PlethSynth
 from tests.conftest import recordings_dir
 
-HEADER = struct.Struct("<BBBBIId")  # the layout documented in the module docstring
+HEADER = struct.Struct("<BBBBIIId")  # the layout documented in the module docstring
 SESSION_BYTES = 3_000_000
 SESSION_SECONDS = 4 * 3600
 
@@ -45,9 +46,20 @@ def assert_round_trip(samples: Sequence[float | None]) -> bytes:
     return data
 
 
-def header(data: bytes) -> tuple[int, int, int, int, int, int, float]:
-    """(version, kind, order, width, count, runs, divisor) of an encoded block."""
-    return HEADER.unpack_from(data)  # type: ignore[return-value]
+class Header(NamedTuple):
+    version: int
+    kind: int
+    order: int
+    width: int
+    count: int
+    runs: int
+    exceptions: int
+    divisor: float
+
+
+def header(data: bytes) -> Header:
+    """The header fields of an encoded block."""
+    return Header(*HEADER.unpack_from(data))
 
 
 def ge_scaled(values: Sequence[float | None], scale: float) -> list[float | None]:
@@ -62,11 +74,14 @@ def blocks_of(samples: Sequence[float | None], rate: float) -> list[Sequence[flo
 
 def forge(kind: int = KIND_INT, order: int = 1, width: int = 1, count: int = 3,
           runs: Sequence[int] = (), divisor: float = 1.0, payload: bytes = b"\x02\x02\x02",
+          where: Sequence[int] = (), exceptions: Sequence[int] = (),
           body: bytes | None = None, version: int = codec.FORMAT_VERSION) -> bytes:
     """A block with a valid checksum and whatever fields: for the decoder's own checks."""
     if body is None:
-        body = struct.pack(f"<{len(runs)}I", *runs) + payload
-    block = HEADER.pack(version, kind, order, width, count, len(runs), divisor)
+        body = b"".join((struct.pack(f"<{len(runs)}I", *runs),
+                         struct.pack(f"<{len(where)}I", *where),
+                         struct.pack(f"<{len(exceptions)}Q", *exceptions), payload))
+    block = HEADER.pack(version, kind, order, width, count, len(runs), len(where), divisor)
     block += zstandard.ZstdCompressor().compress(body)
     return block + struct.pack("<I", zlib.crc32(block))
 
@@ -91,8 +106,8 @@ def test_codec_round_trips_mitdb_records_bit_exact(record: str) -> None:
         samples = values.tolist()
         for chunk in blocks_of(samples, raw.fs):
             data = assert_round_trip(chunk)
-            assert header(data)[1:2] == (KIND_INT,)
-            assert header(data)[6] == 200.0  # 200 adu/mV: the 5-µV quantum was found
+            # 200 adu/mV: the 5-µV quantum was found, every value on it
+            assert header(data)[1:2] + header(data)[6:] == (KIND_INT, 0, 200.0)
 
 
 @pytest.mark.recordings
@@ -124,32 +139,32 @@ def test_codec_round_trips_ge_scaled_ecg_and_pleth() -> None:
     for samples, rate in ((ecg, 300.0), (pleth, 100.0)):
         for chunk in blocks_of(samples, rate):
             data = assert_round_trip(chunk)
-            _, kind, _, _, count, _, divisor = header(data)
-            assert (kind, count, divisor) == (KIND_INT, len(chunk), 100.0)
+            h = header(data)
+            assert (h.kind, h.count, h.exceptions, h.divisor) == (KIND_INT, len(chunk), 0, 100.0)
             assert len(data) < len(chunk)  # under a byte a sample, from 8
 
 
 def test_codec_finds_raw_counts_and_simulator_rounding() -> None:
     counts = [float(v) for v in range(-50, 200, 3)]  # Nonin: raw pleth counts
-    assert header(assert_round_trip(counts))[6] == 1.0
+    assert header(assert_round_trip(counts)).divisor == 1.0
     rounded = EcgSynth(300.0).next(900, 60.0)  # the synthesizer's 4-decimal values
-    assert header(assert_round_trip(rounded))[6] in (1000.0, 10000.0)
+    assert header(assert_round_trip(rounded)).divisor in (1000.0, 10000.0)
 
 
 def test_codec_uses_a_given_divisor() -> None:
     values = (np.arange(-500, 500, dtype=np.float64) / 7247.0).tolist()  # a103l's ECG gain
-    assert header(assert_round_trip(values))[1] == KIND_FLOAT
+    assert header(assert_round_trip(values)).kind == KIND_FLOAT
     data = encode_block(values, divisors=(7247.0,))
-    assert header(data)[1] == KIND_INT and header(data)[6] == 7247.0
+    assert header(data).kind == KIND_INT and header(data).divisor == 7247.0
     assert bits(decode_block(data)) == bits(values)
 
 
 def test_codec_prediction_orders() -> None:
     ramp = [k / 100 for k in range(0, 3000, 7)]  # constant slope: second order is all zeros
     data = assert_round_trip(ramp)
-    assert header(data)[2] == 2
+    assert header(data).order == 2
     noise = np.random.default_rng(1).integers(-100, 100, 500) / 10  # white: no prediction
-    assert header(assert_round_trip(noise.tolist()))[2] == 0
+    assert header(assert_round_trip(noise.tolist())).order == 0
 
 
 # -- gaps, edge cases, floats off every grid -------------------------------------------------------
@@ -162,15 +177,15 @@ def test_codec_prediction_orders() -> None:
 def test_codec_keeps_gaps_in_place(mask: str) -> None:
     samples = [None if m == "N" else (i - 3) / 100 for i, m in enumerate(mask)]
     data = assert_round_trip(samples)
-    assert header(data)[4] == len(samples)
+    assert header(data).count == len(samples)
 
 
 def test_codec_gap_mask_is_run_lengths() -> None:
     samples = [None, None, 1.0, 2.0, 3.0, None, 4.0]
     data = encode_block(samples)
-    assert header(data)[5] == 5  # 0 present, 2 gaps, 3 present, 1 gap, 1 present
+    assert header(data).runs == 5  # 0 present, 2 gaps, 3 present, 1 gap, 1 present
     all_none = encode_block([None] * 3000)
-    assert header(all_none)[5] == 2 and len(all_none) < 60
+    assert header(all_none).runs == 2 and len(all_none) < 60
 
 
 def test_codec_round_trips_empty_and_single_samples() -> None:
@@ -179,21 +194,37 @@ def test_codec_round_trips_empty_and_single_samples() -> None:
         assert_round_trip([value])
 
 
-def test_codec_falls_back_losslessly_for_non_finite_and_off_grid_values() -> None:
-    quiet_nan_payload = struct.unpack("<d", struct.pack("<Q", 0x7FF8_0000_0000_1234))[0]
-    negative_nan = struct.unpack("<d", struct.pack("<Q", 0xFFF8_0000_0000_0001))[0]
-    cases = [
-        [0.01, 0.02, math.nan, 0.04],
-        [math.inf, -math.inf, 0.5, None],
-        [quiet_nan_payload, negative_nan, None, 1.0],
-        [-0.0, 0.0, 0.01],  # -0.0 is no integer over a divisor: kept as float bits
-        [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308],
-        [2.0**60, 3.0],  # past 2**53 an integer grid would not be exact
-        (np.random.default_rng(2).standard_normal(1000)).tolist(),
-    ]
-    for samples in cases:
-        data = assert_round_trip(samples)
-        assert header(data)[1] == KIND_FLOAT
+QUIET_NAN_PAYLOAD = struct.unpack("<d", struct.pack("<Q", 0x7FF8_0000_0000_1234))[0]
+NEGATIVE_NAN = struct.unpack("<d", struct.pack("<Q", 0xFFF8_0000_0000_0001))[0]
+
+
+def test_codec_keeps_a_few_off_grid_values_as_exceptions() -> None:
+    clean: list[float | None] = ge_scaled(EcgSynth(300.0).next(3000, 70.0), 0.01)
+    samples = list(clean)
+    specials = [math.nan, QUIET_NAN_PAYLOAD, NEGATIVE_NAN, math.inf, -math.inf, -0.0,
+                0.123456789, 1e300]
+    for i, value in zip((0, 1, 500, 501, 1000, 1700, 2998, 2999), specials, strict=True):
+        samples[i] = value
+    samples[1500:1510] = clean[1500:1510] = [None] * 10
+    data = assert_round_trip(samples)
+    h = header(data)
+    assert (h.kind, h.exceptions, h.divisor) == (KIND_INT, len(specials), 100.0)
+    # Some 12 bytes an exception, where float64 bits would make the block 5-10 times larger.
+    assert len(data) <= len(encode_block(clean)) + 16 * len(specials)
+
+
+@pytest.mark.parametrize("samples", [
+    [0.01, 0.02, math.nan, 0.04],  # 1 in 4: more than 1 in EXCEPTION_SHARE
+    [math.inf, -math.inf, 0.5, None],
+    [QUIET_NAN_PAYLOAD, NEGATIVE_NAN, None, 1.0],
+    [-0.0, 0.0, 0.01],  # -0.0 is no integer over a divisor
+    [5e-324, 2.2250738585072014e-308, 1.7976931348623157e308],
+    [2.0**60, 3.0],  # past 2**53 an integer grid would not be exact
+    np.random.default_rng(2).standard_normal(1000).tolist(),
+])
+def test_codec_falls_back_to_float_bits_off_the_grid(samples: list[float | None]) -> None:
+    data = assert_round_trip(samples)
+    assert (header(data).kind, header(data).exceptions) == (KIND_FLOAT, 0)
 
 
 def test_codec_accepts_any_sequence() -> None:
@@ -262,6 +293,13 @@ def test_codec_names_what_is_wrong() -> None:
     ({"runs": (1, 0, 2), "count": 3}, "gap mask"),
     ({"runs": (5,), "count": 3, "payload": b""}, "gap mask"),
     ({"runs": (3,), "body": b"\x01"}, "runs"),
+    ({"where": (0,), "exceptions": (0,), "body": b"\x00\x00\x00\x00"}, "exceptions"),
+    ({"where": (0, 1, 2, 3), "exceptions": (0,) * 4}, "exceptions"),
+    ({"where": (3,), "exceptions": (0,)}, "exception positions"),
+    ({"where": (1, 1), "exceptions": (0, 0)}, "exception positions"),
+    ({"where": (2, 1), "exceptions": (0, 0)}, "exception positions"),
+    ({"kind": KIND_FLOAT, "order": 0, "width": 8, "where": (0,), "exceptions": (0,),
+      "payload": bytes(24)}, "exceptions"),
     ({"count": 1, "runs": (0, 1), "body": b"\x00\x00"}, "runs"),
 ])
 def test_codec_rejects_inconsistent_blocks(fields: dict[str, object], message: str) -> None:
@@ -270,10 +308,12 @@ def test_codec_rejects_inconsistent_blocks(fields: dict[str, object], message: s
 
 
 def test_codec_rejects_a_body_that_is_not_zstandard() -> None:
-    block = HEADER.pack(codec.FORMAT_VERSION, KIND_INT, 1, 1, 3, 0, 1.0) + b"not zstd"
+    block = HEADER.pack(codec.FORMAT_VERSION, KIND_INT, 1, 1, 3, 0, 0, 1.0) + b"not zstd"
     with pytest.raises(StoreError, match="corrupt"):
         decode_block(block + struct.pack("<I", zlib.crc32(block)))
     assert decode_block(forge()) == (1.0, 2.0, 3.0)  # the forge itself makes valid blocks
+    patched = forge(where=(1,), exceptions=(struct.unpack("<Q", struct.pack("<d", -0.5))[0],))
+    assert decode_block(patched) == (1.0, -0.5, 3.0)
 
 
 # -- Block ----------------------------------------------------------------------------------------
@@ -317,7 +357,18 @@ def test_codec_round_trips_any_floats_and_gaps(samples: list[float | None]) -> N
 @given(grid_samples)
 def test_codec_round_trips_quantised_values_as_integers(samples: list[float | None]) -> None:
     data = assert_round_trip(samples)
-    assert header(data)[1] == KIND_INT
+    assert header(data).kind == KIND_INT
+
+
+@settings(max_examples=300, deadline=None)
+@given(grid_samples, st.lists(st.tuples(st.integers(0, 299), st.floats()), max_size=40))
+def test_codec_round_trips_grids_with_stray_values(
+    samples: list[float | None], strays: list[tuple[int, float]],
+) -> None:
+    for i, value in strays:
+        if i < len(samples):
+            samples[i] = value
+    assert_round_trip(samples)
 
 
 @settings(max_examples=300, deadline=None)
@@ -330,12 +381,13 @@ def test_codec_raises_only_store_error_on_arbitrary_bytes(data: bytes) -> None:
 @settings(max_examples=300, deadline=None)
 @given(kind=st.integers(0, 255), order=st.integers(0, 255), width=st.integers(0, 255),
        count=st.integers(0, 64), runs=st.lists(st.integers(0, 2**32 - 1), max_size=5),
-       divisor=st.floats(), payload=st.binary(max_size=100))
+       divisor=st.floats(), payload=st.binary(max_size=100),
+       where=st.lists(st.integers(0, 2**32 - 1), max_size=3))
 def test_codec_decodes_or_raises_store_error_on_forged_fields(
     kind: int, order: int, width: int, count: int, runs: list[int], divisor: float,
-    payload: bytes,
+    payload: bytes, where: list[int],
 ) -> None:
-    data = forge(kind, order, width, count, runs, divisor, payload)
+    data = forge(kind, order, width, count, runs, divisor, payload, where, [7] * len(where))
     try:
         samples = decode_block(data)
     except StoreError:

@@ -13,8 +13,11 @@ Method, per block:
    for bit), Nonin sends raw counts, WFDB records are ``adc / gain``. The encoder looks
    for a divisor ``d`` (:data:`DIVISORS`, smallest first) such that every value is
    exactly ``float(k) / d`` for an integer ``k``, checked with the very operation the
-   decoder uses, so the check is the proof. When none fits (NaN, infinities, ``-0.0``,
-   values off any grid), the block keeps the raw float64 bit patterns instead.
+   decoder uses, so the check is the proof. Up to one value in :data:`EXCEPTION_SHARE`
+   may be off the grid (NaN, infinities, ``-0.0``, a stray value): those are stored
+   apart as exceptions (position and float64 bits) and the integer sequence holds the
+   previous value there. When no divisor fits that well, the block keeps the raw
+   float64 bit patterns of all its values instead.
 3. **Prediction.** Integer samples are replaced by their first or second differences
    (order 0, 1 or 2, whichever gives the smallest residuals for this block), then
    zigzag-coded to unsigned.
@@ -31,10 +34,13 @@ Block layout (all integers little-endian)::
     3      1    width          bytes per residual, 1..8 (8 for raw floats)
     4      4    count          samples in the block, gaps included (u32)
     8      4    runs           run lengths in the gap mask (u32); 0: no gap
-    12     8    divisor        float64, finite and > 0 (1.0 for raw floats)
-    20     n    body           one Zstandard frame: runs x u32, then width byte planes
-                               of the present samples' residuals
-    20+n   4    crc32          of every byte before it
+    12     4    exceptions     values stored apart from the grid (u32; 0 for raw floats)
+    16     8    divisor        float64, finite and > 0 (1.0 for raw floats)
+    24     n    body           one Zstandard frame of: runs x u32 (the gap mask);
+                               exceptions x u32 (their positions among the present
+                               values, increasing); exceptions x u64 (their bits); then
+                               width byte planes of the present values' residuals
+    24+n   4    crc32          of every byte before it
 
 The gap mask alternates present and missing runs, starting with a present run (which
 may be empty): ``[3, 2, 5]`` is 3 values, 2 gaps, 5 values; an all-``None`` block of 7 is
@@ -42,7 +48,7 @@ may be empty): ``[3, 2, 5]`` is 3 values, 2 gaps, 5 values; an all-``None`` bloc
 raises :class:`~monitor.domain.errors.StoreError`, and nothing else.
 
 Block size: :data:`BLOCK_SECONDS` (10 s). Each block is coded on its own (Zstandard learns
-its statistics afresh, and the 24 bytes of header and checksum plus the frame header are
+its statistics afresh, and the 28 bytes of header and checksum plus the frame header are
 paid again), so longer blocks are smaller: on MIT-BIH record 106 as a GE S/5 sends it,
 5-s blocks cost 6 % more than 10-s ones, 30-s blocks save 4 % and 60-s blocks 4.5 %
 (100-Hz pleth: +22 % at 5 s, -7 % at 30 s, but pleth is a sixth of the total). Reads,
@@ -76,6 +82,10 @@ DIVISORS: tuple[float, ...] = (1.0, 10.0, 100.0, 200.0, 1000.0, 10000.0)
 pleth), 1/200 (MIT-BIH's 200 adu/mV), 1/1000, and 1/10000 (values rounded to 4 places,
 as the simulators produce them)."""
 
+EXCEPTION_SHARE = 8
+"""At most one value in this many may be an exception on the integer grid: an exception
+costs 12 bytes, a block of raw float64 values about 5 bytes a value."""
+
 MAX_SAMPLES = 1 << 24
 """Most samples in one block (15 h at 300 Hz): bounds what a corrupt header can ask for."""
 
@@ -95,7 +105,7 @@ KIND_INT = 0
 KIND_FLOAT = 1
 """Block kind: the samples' float64 bit patterns, stored as they are."""
 
-_HEADER = struct.Struct("<BBBBIId")
+_HEADER = struct.Struct("<BBBBIIId")
 _CRC = struct.Struct("<I")
 _MAX_ORDER = 2
 _PROBE = 32
@@ -190,16 +200,21 @@ def encode_block(samples: Sequence[float | None],
     values, runs = _split_gaps(samples)
     found = _quantise(values, divisors)
     if found is None:
-        kind, order, divisor = KIND_FLOAT, 0, 1.0
+        kind, order, width, divisor = KIND_FLOAT, 0, 8, 1.0
         stored = values.view(np.uint64)
+        where = np.zeros(0, dtype=np.int64)
     else:
-        ints, divisor = found
+        ints, divisor, off = found
         kind = KIND_INT
         order, residuals = _predict(ints)
         stored = _zigzag(residuals)
-    width = 8 if kind == KIND_FLOAT else _width(stored)
-    body = runs.astype("<u4").tobytes() + _planes(stored, width)
-    header = _HEADER.pack(FORMAT_VERSION, kind, order, width, n, len(runs), divisor)
+        width = _width(stored)
+        where = np.flatnonzero(off)
+    exceptions = values.view(np.uint64)[where]
+    body = b"".join((runs.astype("<u4").tobytes(), where.astype("<u4").tobytes(),
+                     exceptions.astype("<u8").tobytes(), _planes(stored, width)))
+    header = _HEADER.pack(FORMAT_VERSION, kind, order, width, n, len(runs), len(where),
+                          divisor)
     block = header + _compressor(len(body)).compress(body)
     return block + _CRC.pack(zlib.crc32(block))
 
@@ -233,31 +248,49 @@ def _split_gaps(samples: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray
 
 
 def _quantise(values: np.ndarray,
-              divisors: Sequence[float]) -> tuple[np.ndarray, float] | None:
-    """Integers ``k`` and the divisor with ``float(k) / divisor`` bit-identical to values."""
-    if not np.isfinite(values).all():
-        return None
+              divisors: Sequence[float]) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """Integers ``k``, the divisor, and the exceptions' mask: elsewhere, ``float(k) /
+    divisor`` is bit-identical to the value. The first exact divisor wins, else the one
+    with the fewest exceptions (at most one in :data:`EXCEPTION_SHARE`)."""
     bits = values.view(np.uint64)
-    with np.errstate(over="ignore"):  # a huge value times d is inf: off the grid, not an error
+    best: tuple[np.ndarray, float, np.ndarray] | None = None
+    fewest = len(values) // EXCEPTION_SHARE
+    with np.errstate(over="ignore"):  # a huge value times d is inf: an exception, not an error
         for d in divisors:
             # A wrong divisor nearly always fails on the first values: try those first.
-            if _on_grid(values[:_PROBE], bits[:_PROBE], d) is None:
+            _, head_off = _on_grid(values[:_PROBE], bits[:_PROBE], d)
+            if int(head_off.sum()) > len(head_off) // EXCEPTION_SHARE:
                 continue
-            ints = _on_grid(values, bits, d)
-            if ints is not None:
-                return ints, float(d)
-    return None
+            ints, off = _on_grid(values, bits, d)
+            n_off = int(off.sum())
+            if n_off == 0:
+                return ints, float(d), off
+            if n_off <= fewest and (best is None or n_off < int(best[2].sum())):
+                best = ints, float(d), off
+    if best is None:
+        return None
+    ints, d, off = best
+    return _hold(ints, off), d, off
 
 
-def _on_grid(values: np.ndarray, bits: np.ndarray, divisor: float) -> np.ndarray | None:
-    """The integers ``k`` with ``float(k) / divisor`` bit-identical to ``values``, if any."""
+def _on_grid(values: np.ndarray, bits: np.ndarray,
+             divisor: float) -> tuple[np.ndarray, np.ndarray]:
+    """The nearest integers ``k`` (0 past 2**53 or for NaN) and where ``float(k) / divisor``
+    is not bit-identical to the value."""
     scaled = np.rint(values * divisor)
-    if len(scaled) and not float(np.abs(scaled).max()) < _EXACT_INT:
-        return None
-    ints = scaled.astype(np.int64)
-    if not np.array_equal(_dequantise(ints, divisor).view(np.uint64), bits):
-        return None
-    return ints
+    ints = np.where(np.abs(scaled) < _EXACT_INT, scaled, 0.0).astype(np.int64)
+    return ints, _dequantise(ints, divisor).view(np.uint64) != bits
+
+
+def _hold(ints: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """``ints`` with each exception replaced by the value before it (leading ones by the
+    first good value), so an exception costs the predictor nothing."""
+    index = np.where(off, 0, np.arange(len(ints)))
+    np.maximum.accumulate(index, out=index)
+    first_good = int(np.argmin(off))
+    index[:first_good] = first_good
+    out: np.ndarray = ints[index]
+    return out
 
 
 def _dequantise(ints: np.ndarray, divisor: float) -> np.ndarray:
@@ -323,14 +356,20 @@ def decode_block(data: bytes) -> tuple[float | None, ...]:
     (crc,) = _CRC.unpack_from(data, len(data) - _CRC.size)
     if zlib.crc32(data[: -_CRC.size]) != crc:
         raise StoreError("waveform block corrupt or truncated: checksum mismatch")
-    _, kind, order, width, count, nruns, divisor = _HEADER.unpack_from(data)
-    _check_header(kind, order, width, count, nruns, divisor)
-    body = _decompress(data[_HEADER.size : -_CRC.size], 4 * nruns + width * count)
-    if len(body) < 4 * nruns:
-        raise StoreError(f"waveform block corrupt: body too short for {nruns} gap runs")
+    _, kind, order, width, count, nruns, nexc, divisor = _HEADER.unpack_from(data)
+    _check_header(kind, order, width, count, nruns, nexc, divisor)
+    lists = 4 * nruns + 12 * nexc
+    body = _decompress(data[_HEADER.size : -_CRC.size], lists + width * count)
+    if len(body) < lists:
+        raise StoreError(f"waveform block corrupt: body too short for {nruns} gap runs "
+                         f"and {nexc} exceptions")
     runs = np.frombuffer(body, dtype="<u4", count=nruns).astype(np.int64)
     present = _check_runs(runs, count)
-    payload = body[4 * nruns :]
+    where = np.frombuffer(body, dtype="<u4", count=nexc, offset=4 * nruns).astype(np.int64)
+    if nexc and (int(where[-1]) >= present or not (np.diff(where) > 0).all()):
+        raise StoreError("waveform block corrupt: exception positions out of order or range")
+    exceptions = np.frombuffer(body, dtype="<u8", count=nexc, offset=4 * (nruns + nexc))
+    payload = body[lists:]
     if len(payload) != width * present:
         raise StoreError(f"waveform block corrupt: {len(payload)} bytes of samples "
                          f"for {present} samples of {width} bytes")
@@ -342,10 +381,11 @@ def decode_block(data: bytes) -> tuple[float | None, ...]:
         for _ in range(order):
             ints = np.cumsum(ints, dtype=np.int64)
         values = _dequantise(ints, divisor)
+        values[where] = exceptions.astype(np.uint64).view(np.float64)
     return _merge_gaps(values.tolist(), runs, count)
 
 
-def _check_header(kind: int, order: int, width: int, count: int, nruns: int,
+def _check_header(kind: int, order: int, width: int, count: int, nruns: int, nexc: int,
                   divisor: float) -> None:
     if kind not in (KIND_INT, KIND_FLOAT):
         raise StoreError(f"waveform block corrupt: unknown kind {kind}")
@@ -355,6 +395,8 @@ def _check_header(kind: int, order: int, width: int, count: int, nruns: int,
         raise StoreError(f"waveform block corrupt: sample width {width}")
     if count > MAX_SAMPLES or nruns > count + 1:
         raise StoreError(f"waveform block corrupt: {count} samples in {nruns} runs")
+    if nexc > count or (kind == KIND_FLOAT and nexc):
+        raise StoreError(f"waveform block corrupt: {nexc} exceptions in {count} samples")
     if not (math.isfinite(divisor) and divisor > 0):
         raise StoreError(f"waveform block corrupt: divisor {divisor}")
 
