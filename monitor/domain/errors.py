@@ -71,7 +71,10 @@ class UnknownAlarmError(MonitorError, LookupError):
 
 
 class StoreError(MonitorError):
-    """The database cannot be opened, migrated or written, or a stored block is corrupt."""
+    """The database cannot be opened, migrated or written, or what it holds is corrupt.
+
+    Examples: a migration fails; a stored waveform block is truncated or fails its checksum.
+    """
 
 
 class AuthError(MonitorError):
