@@ -11,8 +11,8 @@ import datetime as dt
 
 import numpy as np
 
-from monitor.records.cohort import JOURNAL_FIELDS, CohortRow
-from monitor.records.sessions import JOURNAL_SCALES
+from monitor.records.cohort import CohortRow
+from monitor.records.vocabulary import JOURNAL_FIELDS, JOURNAL_SCALES
 
 STUDY = {  # measure: (day-1 mean, SD, day-10 mean, SD), from the study's table
     "pain": (7.54, 1.93, 5.44, 2.87),
@@ -48,7 +48,7 @@ def weekdays(start: dt.date, count: int) -> list[dt.date]:
 def _score(rng: np.random.Generator, name: str, day: int) -> float:
     m1, s1, m10, s10 = STUDY[name]
     share = (day - 1) / 9
-    low, high = JOURNAL_SCALES[name]
+    low, high = JOURNAL_SCALES[name].range
     value = rng.normal(m1 + (m10 - m1) * share, s1 + (s10 - s1) * share)
     step = 5 if name == "relief_percent" else 1
     return float(np.clip(round(value / step) * step, low, high))

@@ -13,15 +13,13 @@ from hypothesis import strategies as st
 from monitor.domain.errors import MonitorError
 from monitor.records.cohort import (
     COLUMNS,
-    JOURNAL_FIELDS,
-    SIDE_EFFECTS,
     CohortError,
     CohortRow,
     format_number,
     read_cohort,
     write_cohort,
 )
-from monitor.records.sessions import JOURNAL_SCALES
+from monitor.records.vocabulary import JOURNAL_FIELDS, JOURNAL_SCALES, SIDE_EFFECTS
 from tests.study_cohort import study_cohort
 
 HEADER = ",".join(COLUMNS)
@@ -268,7 +266,7 @@ def test_cohort_row_normalises_on_construction() -> None:
 
 
 _score = {name: st.none() | st.floats(low, high, allow_nan=False)
-          for name, (low, high) in JOURNAL_SCALES.items()}
+          for name, (low, high) in ((n, s.range) for n, s in JOURNAL_SCALES.items())}
 
 
 @st.composite

@@ -9,7 +9,8 @@ from typing import Any
 import pypdf
 import pytest
 
-from monitor.records.cohort import SIDE_EFFECTS, CohortRow
+from monitor.records.cohort import CohortRow
+from monitor.records.vocabulary import SIDE_EFFECTS
 from monitor.reports.pdf import (
     MEASURE_LABELS,
     STUDY_FIGURE_DAYS,

@@ -17,7 +17,8 @@ import pytest
 from dateutil.relativedelta import relativedelta
 from scipy import stats
 
-from monitor.records.cohort import JOURNAL_FIELDS, SIDE_EFFECTS, CohortRow, write_cohort
+from monitor.records.cohort import CohortRow, write_cohort
+from monitor.records.vocabulary import JOURNAL_FIELDS, SIDE_EFFECTS
 from monitor.reports.statistics import (
     describe,
     kruskal,

@@ -35,20 +35,11 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from monitor.domain.errors import MonitorError
-from monitor.records.sessions import JOURNAL_SCALES
-
-JOURNAL_FIELDS = ("pain", "worst_pain", "least_pain", "pain_24h", "affective", "punishing",
-                  "movement", "relief_percent")
-"""The daily pain journal's scores, in column order (ranges from ``JOURNAL_SCALES``)."""
+from monitor.records.vocabulary import JOURNAL_FIELDS, JOURNAL_SCALES, SIDE_EFFECTS
 
 COLUMNS = ("patient", "sex", "birth_date", "weight_kg", "height_cm", "day", "date", "dose_mg",
            *JOURNAL_FIELDS, "side_effects")
 """The research CSV's columns, in order."""
-
-SIDE_EFFECTS = ("headache", "restlessness", "dysphoria", "hallucinations", "dreams",
-                "nightmares", "nausea", "vomiting", "dizziness", "tachycardia", "hypertension",
-                "desaturation", "other")
-"""Side effects the study counts: charted by the nurses or detected from the vitals."""
 
 COURSE_DAYS = 10
 """Infusions in a course (weekdays over two weeks)."""
@@ -173,7 +164,7 @@ class CohortRow:
             raise _FieldError("dose_mg", f"a follow-up row ({self.label}) has no dose")
         self._set_number("dose_mg", 0.0, _LIMITS["dose_mg"], above_low=True)
         for name in JOURNAL_FIELDS:
-            low, high = JOURNAL_SCALES[name]
+            low, high = JOURNAL_SCALES[name].range
             self._set_number(name, low, high)
         if (self.worst_pain is not None and self.least_pain is not None
                 and self.worst_pain < self.least_pain):

@@ -26,8 +26,8 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from monitor.records.cohort import JOURNAL_FIELDS, CohortRow, format_number
-from monitor.records.sessions import JOURNAL_SCALES
+from monitor.records.cohort import CohortRow, format_number
+from monitor.records.vocabulary import JOURNAL_FIELDS, JOURNAL_SCALES
 from monitor.reports.statistics import age_years, day_keys
 
 MEASURE_LABELS = {
@@ -264,7 +264,7 @@ def _figure_by_day(by_day: Mapping[str, Mapping[str, Any]], title: str,
 
 def _figure_course(rows: Sequence[CohortRow], keys: Sequence[str]) -> bytes:
     """One patient's journal by day as a PNG: the 0-10 scales, the 0-4 scales, relief."""
-    panels = {title: [n for n in JOURNAL_FIELDS if JOURNAL_SCALES[n] == scale]
+    panels = {title: [n for n in JOURNAL_FIELDS if JOURNAL_SCALES[n].range == scale]
               for title, scale in (("Scores 0-10", (0, 10)), ("Scores 0-4", (0, 4)),
                                    ("Pain relief (%)", (0, 100)))}
     by_key = {r.label: r for r in rows}
@@ -276,7 +276,7 @@ def _figure_course(rows: Sequence[CohortRow], keys: Sequence[str]) -> bytes:
                       if k in by_key and getattr(by_key[k], name) is not None]
             axes.plot([p[0] for p in points], [p[1] for p in points], "o-", markersize=3,
                       label=SHORT_LABELS[name])
-        low, high = JOURNAL_SCALES[names[0]]
+        low, high = JOURNAL_SCALES[names[0]].range
         axes.set_ylim(low - (high - low) * 0.05, high + (high - low) * 0.05)
         _day_axis(axes, keys)
         axes.set_title(title, fontsize=9)
@@ -337,7 +337,7 @@ def _with_pain_section(pdf: FPDF, with_pain: Mapping[str, Any]) -> None:
 def _measure_section(pdf: FPDF, name: str, measure: Mapping[str, Any],
                      figure_days: Sequence[str] | None) -> None:
     by_day = measure["by_day"]
-    low, high = JOURNAL_SCALES[name]
+    low, high = JOURNAL_SCALES[name].range
     label = f"{MEASURE_LABELS[name]} ({format_number(low)}-{format_number(high)})"
     if pdf.y + (len(by_day) + 4) * 5.6 > pdf.page_break_trigger:
         pdf.add_page()

@@ -16,7 +16,8 @@ from typing import Any
 
 from scipy import stats
 
-from monitor.records.cohort import COURSE_DAYS, JOURNAL_FIELDS, SIDE_EFFECTS, CohortRow
+from monitor.records.cohort import COURSE_DAYS, CohortRow
+from monitor.records.vocabulary import JOURNAL_FIELDS, SIDE_EFFECTS
 
 MEASURES = JOURNAL_FIELDS
 """The journal measures the report describes, in order."""
