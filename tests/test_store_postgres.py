@@ -17,6 +17,7 @@ from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.bus import Bus
 from monitor.live.rules_feed import RulesFeed
+from monitor.records import courses, patients
 from monitor.records import sessions as admissions
 from monitor.storage.database import Store
 from tests.liveserver import free_port
@@ -68,9 +69,13 @@ async def test_postgres_store_round_trip(postgres_url: str) -> None:
         assert (log["rule"], log["threshold"]) == ("SPO2_LOW", 93.0)
         assert (await store.device_events("bed-1"))[0]["info"] == {"model": "rad8"}
 
-        admission = await admissions.admit(store, "bed-2", "P", "nurse", time.time(),
-                                           infusion_day=2)
-        assert admission.phase == "pre_infusion"
+        patient = await patients.create(store, {"identifier": "MRN-1", "family_name": "P"},
+                                        "nurse", time.time())
+        course = await courses.create(store, patient.id, courses.DosePlan(), "nurse",
+                                      time.time())
+        admission = await admissions.admit(store, "bed-2", patient, course, "nurse",
+                                           time.time(), day=2)
+        assert admission.phase == "pre_infusion" and admission.planned_dose_mg == 45
         bus = Bus()
         alarms = RulesFeed(bus, ["bed-2"], RuleSet.default(), AlarmStates(store))
         alarms.start_monitoring("bed-2", "nurse")

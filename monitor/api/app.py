@@ -9,8 +9,12 @@ Routes, one router per resource (each module documents its own):
 - :mod:`monitor.api.beds`: ``/api/beds``, a bed, its stored observations;
 - :mod:`monitor.api.alarms`: active alarms, the alarm log, acknowledge, audio pause,
   per-patient alarm settings;
-- :mod:`monitor.api.sessions`: admit, infusion start and stop, discharge, charted events,
-  baselines;
+- :mod:`monitor.api.sessions`: admit, infusion start, pause, resume and stop, discharge,
+  charting, baselines;
+- :mod:`monitor.api.patients`: patients (search, registration, changes) and their courses
+  (dose plan, follow-up journals);
+- :mod:`monitor.api.records`: past sessions (trends, alarm log, entries), corrections of
+  charted entries, the records' vocabulary;
 - :mod:`monitor.api.live`: the ``/ws/live`` stream;
 - everything else under ``/``: the dashboard's static files (``web/``).
 """
@@ -28,7 +32,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from monitor.api import alarms, beds, errors, live, pages, sessions, users
+from monitor.api import alarms, beds, errors, live, pages, patients, records, sessions, users
 from monitor.api.auth import current_user
 from monitor.api.deps import ServiceDep
 from monitor.auth.accounts import Accounts
@@ -68,7 +72,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.state.startup_error = None
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["service"])
     api = APIRouter(dependencies=[Depends(current_user)])
-    for module in (beds, alarms, sessions, users):
+    for module in (beds, alarms, sessions, patients, records, users):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(live.router)

@@ -1,6 +1,7 @@
 """How the project's errors become HTTP answers.
 
-Only errors raised on purpose map to a 4xx: a request that does not fit the records (409),
+Only errors raised on purpose map to a 4xx: a request that does not fit the records (409;
+404 for a record that does not exist),
 content a rule or the charting refuses (422, in FastAPI's documented validation shape,
 naming the field), an unknown alarm (404), a role that does not allow it (403). Anything
 else is a bug: a 500, logged with its traceback by the server.
@@ -16,11 +17,12 @@ from fastapi.responses import JSONResponse
 
 from monitor.domain.errors import (
     AccessDenied,
-    AdmissionError,
     BaselineError,
     ChartError,
     InvalidValue,
     MonitorError,
+    RecordError,
+    RecordNotFound,
     RuleError,
     UnknownAlarmError,
 )
@@ -41,9 +43,13 @@ def field_loc(exc: MonitorError, *prefix: str) -> tuple[str, ...]:
 def install(app: FastAPI) -> None:
     """Register the handlers of the project's errors on ``app``."""
 
-    @app.exception_handler(AdmissionError)
-    async def conflict(_request: Request, exc: AdmissionError) -> JSONResponse:
+    @app.exception_handler(RecordError)
+    async def conflict(_request: Request, exc: RecordError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(RecordNotFound)
+    async def not_found(_request: Request, exc: RecordNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
 
     @app.exception_handler(BaselineError)
     async def no_baseline(_request: Request, exc: BaselineError) -> JSONResponse:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from monitor.records.charting import EVENT_KINDS
+from monitor.records.chart_content import EVENT_KINDS
 
 
 class LatestValueSchema(BaseModel):
@@ -93,12 +93,49 @@ class AudioPauseBody(Acting):
 
 
 class AdmitBody(Acting):
-    """Assign a patient to a bed."""
+    """Assign a patient to a bed: a registered patient (``patient_id``), whose course's
+    next day the session gives; or, for clients that type a name, ``patient_label`` with
+    the identifier when known (``patient_ref``; a new one registers the patient)."""
 
-    patient_label: str = Field(min_length=1, max_length=120)
+    patient_id: int | None = Field(None, ge=1)
+    patient_label: str | None = Field(None, min_length=1, max_length=120)
     patient_ref: str | None = Field(None, max_length=64)
-    infusion_day: int | None = Field(None, ge=1, le=10)
+    infusion_day: int | None = Field(None, ge=1, le=30, description="default: the next")
+    dose_mg: float | None = Field(None, gt=0, le=200,
+                                  description="intended dose (default: the plan's)")
+
+    @model_validator(mode="after")
+    def _one_patient(self) -> AdmitBody:
+        if (self.patient_id is None) == (self.patient_label is None):
+            raise ValueError("give either patient_id or patient_label")
+        return self
+
+
+class InfusionStartBody(Acting):
+    """Start the infusion: the dose given (default: the one planned or intended)."""
+
     dose_mg: float | None = Field(None, gt=0, le=200)
+    deviation_reason: str | None = Field(None, min_length=3, max_length=500,
+                                         description="why the dose differs from the plan")
+
+
+class ReasonBody(Acting):
+    """A step that needs a reason (pause)."""
+
+    reason: str = Field(min_length=3, max_length=500)
+
+
+class OptionalReasonBody(Acting):
+    """A step whose reason is optional (resume; stop: default ``completed``)."""
+
+    reason: str | None = Field(None, min_length=3, max_length=500)
+
+
+class CorrectionBody(Acting):
+    """Amend (new ``detail``) or void (no detail) a charted entry, with a reason."""
+
+    reason: str = Field(min_length=3, max_length=500)
+    detail: dict[str, Any] | None = None
 
 
 class ChartBody(Acting):
@@ -136,3 +173,49 @@ class ObservationSchema(BaseModel):
     unit: str
     time: float
     flags: list[str]
+
+
+class PatientBody(Acting):
+    """A patient's record (on a change, only the fields given)."""
+
+    identifier: str | None = Field(None, min_length=1, max_length=64,
+                                   description="the hospital's identifier, e.g. the MRN")
+    family_name: str | None = Field(None, min_length=1, max_length=80)
+    given_name: str | None = Field(None, max_length=80)
+    birth_date: str | None = Field(None, description="YYYY-MM-DD")
+    sex: str | None = Field(None, description="F or M")
+    weight_kg: float | None = None
+    height_cm: float | None = None
+    asa_class: int | None = Field(None, description="ASA physical status 1-6")
+    diagnosis: str | None = Field(None, max_length=120, description="e.g. CRPS")
+    crps_type: str | None = Field(None, description="I or II")
+    affected_limb: str | None = Field(
+        None, description="left_arm, right_arm, left_leg, right_leg or other")
+    medications: list[str] | None = Field(None, description="usual medication")
+
+
+class CourseBody(Acting):
+    """A course's dose plan (the protocol's when left out)."""
+
+    planned_sessions: int | None = None
+    dose_start_mg: float | None = None
+    dose_step_mg: float | None = None
+    dose_max_mg: float | None = None
+    max_rate_mg_per_h: float | None = None
+    volume_ml: float | None = None
+    duration_h: float | None = None
+    note: str | None = Field(None, max_length=500)
+
+
+class CloseCourseBody(Acting):
+    """End a course."""
+
+    status: str = Field(description="completed or stopped")
+
+
+class FollowUpBody(Acting):
+    """A follow-up journal, some weeks after the course."""
+
+    week: int = Field(description="weeks after the course, e.g. 2, 6, 9, 12")
+    detail: dict[str, Any] = Field(description="the journal's scores, as when charting")
+    time: float | None = Field(None, description="when it was answered (default now)")

@@ -320,24 +320,48 @@ DEMO_USER = "demo"
 
 
 async def seed_demo(service: Any, plan: list[dict[str, Any]]) -> None:
-    """Admit a made-up patient to every demo bed, with the simulated patient's resting
-    values as baseline, and start the infusion, so alarms against baseline show at once.
+    """Register a made-up patient for every demo bed, admit them to the next day of their
+    course, take the simulated patient's resting values as baseline and start the infusion,
+    so alarms against baseline show at once.
 
     The last bed stays before its infusion, collecting its baseline, to show that phase.
-    Open admissions left by an earlier demo on the same database are closed first.
+    Open sessions left by an earlier demo on the same database are closed first; a demo
+    patient whose course is done starts a new one.
     """
+    from monitor.records import courses
+
     for i, d in enumerate(plan):
         bed = d["name"]
         if bed in service.admissions:
             await service.discharge(bed, DEMO_USER)
-        await service.admit(bed, DEMO_USER, f"Demo patient {i + 1}", f"DEMO-{i + 1:03d}",
-                            infusion_day=1 + i % 10, dose_mg=40.0 + 5 * (i % 9))
+        patient = await _demo_patient(service, i)
+        course = await courses.active(service.store, patient.id)
+        if course is not None and len(course.days_done) >= course.plan.planned_sessions:
+            await courses.close(service.store, course.id, "completed", DEMO_USER, time.time())
+        await service.admit_patient(bed, DEMO_USER, patient.id)
         if i == len(plan) - 1 and len(plan) > 1:
             continue
         p = d["patient"]
         await service.rebaseline(bed, DEMO_USER, "demo: resting values of the simulated patient",
                                  hr=p["hr"], sys=p["sys"], dia=p["dia"])
         await service.start_infusion(bed, DEMO_USER)
+
+
+async def _demo_patient(service: Any, i: int) -> Any:
+    from monitor.records import patients
+
+    identifier = f"DEMO-{i + 1:03d}"
+    found = await patients.by_identifier(service.store, identifier)
+    if found is not None:
+        return found
+    return await patients.create(service.store, {
+        "identifier": identifier, "family_name": f"Demo patient {i + 1}",
+        "birth_date": f"{1960 + (i * 7) % 40}-0{1 + i % 9}-1{i % 9}", "sex": "FM"[i % 5 == 4],
+        "weight_kg": 60.0 + (i * 3) % 30, "height_cm": 160.0 + (i * 2) % 25,
+        "asa_class": 1 + i % 2,
+        "diagnosis": "CRPS", "crps_type": "I" if i % 3 else "II",
+        "affected_limb": ("left_arm", "right_leg", "right_arm", "left_leg")[i % 4],
+    }, DEMO_USER, time.time(), source="demo")
 
 
 def _pythonpath() -> str:

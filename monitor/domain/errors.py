@@ -12,6 +12,7 @@ Every error raised on purpose by SPU Monitor derives from :class:`MonitorError`:
      ├─ AuthError                 (a user, password or token is missing or wrong)
      │   └─ AccessDenied          (signed in, but the role does not allow it)
      ├─ RecordError               (a request that does not fit the patient's records)
+     │   ├─ RecordNotFound        (also LookupError; no such patient, course, session)
      │   ├─ AdmissionError        (a session step that does not fit the bed's state)
      │   └─ ChartError            (charted content that is invalid; names the field)
      └─ DriverError
@@ -87,6 +88,10 @@ class AccessDenied(AuthError):
 
 class RecordError(MonitorError):
     """A request that does not fit the patient's records."""
+
+
+class RecordNotFound(RecordError, LookupError):
+    """No patient, course, session or charted entry has that id."""
 
 
 class AdmissionError(RecordError):

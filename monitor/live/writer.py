@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
 from monitor.live.bus import Bus
-from monitor.live.views import SystemCondition
+from monitor.live.views import SessionChanged, SystemCondition
 from monitor.storage.database import Store
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,7 +46,9 @@ class StoreWriter:
         self.batch_rows = batch_rows
         self.flush_s = flush_s
         self.subscription = bus.subscribe(Observation, DeviceStatus, AlarmEvent,
-                                          maxsize=maxsize, name="store")
+                                          SessionChanged, maxsize=maxsize, name="store")
+        self.sessions: dict[str, int] = {}
+        """Bed -> its open session, so each alarm-log record names its session."""
         self.written = 0
         self.failures = 0
         self.failing_since: float | None = None
@@ -74,11 +76,18 @@ class StoreWriter:
     async def _write(self, items: list[object]) -> None:
         obs = [e for e in items if isinstance(e, Observation)]
         status = [e for e in items if isinstance(e, DeviceStatus)]
-        alarms = [e for e in items if isinstance(e, AlarmEvent)]
+        alarms: list[AlarmEvent] = []
+        owners: list[int | None] = []
+        for e in items:  # in order: a session change applies to the records after it
+            if isinstance(e, SessionChanged):
+                self._follow(e)
+            elif isinstance(e, AlarmEvent):
+                alarms.append(e)
+                owners.append(self.sessions.get(e.bed_id))
         attempt = 0
         while True:
             try:
-                await self.store.write_batch(obs, status, alarms)
+                await self.store.write_batch(obs, status, alarms, owners)
                 break
             except SQLAlchemyError as exc:
                 # Keep the rows and retry: a stored event is never silently dropped.
@@ -89,6 +98,13 @@ class StoreWriter:
         if attempt:
             _LOGGER.info("store write recovered after %d attempts", attempt + 1)
             self._recovered()
+
+    def _follow(self, change: SessionChanged) -> None:
+        session_id = change.admission.get("id") if change.admission else None
+        if isinstance(session_id, int):
+            self.sessions[change.bed_id] = session_id
+        else:
+            self.sessions.pop(change.bed_id, None)
 
     def _failed(self, attempt: int, exc: SQLAlchemyError) -> None:
         now = time.time()

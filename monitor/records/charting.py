@@ -1,160 +1,210 @@
-"""Charting against a session: premedication given, side effects, the pain journal, notes.
+"""Charting: entries against a session (premedication, side effects, the pain journal,
+notes) or, for follow-up journals, against a course; and their corrections.
 
-Content is validated here, whoever sends it (the dashboard limits choices too, but the
-records never rely on a screen). Errors name the field at fault.
+A session has one journal, written before the infusion starts; one written later is marked
+``late``. Follow-up journals after the course (weeks 2, 6, 9, 12...) have a week and no
+bed. An entry is never changed in place: an amendment is a new entry that supersedes it, a
+void marks it; both keep who, when and why, and the original stays readable.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, update
 
-from monitor.domain.errors import AdmissionError, ChartError
-from monitor.records.sessions import current_admission
+from monitor.domain.errors import AdmissionError, ChartError, RecordError, RecordNotFound
+from monitor.records.chart_content import validate_detail
+from monitor.records.courses import Course
+from monitor.records.sessions import Admission
+from monitor.records.vocabulary import PREMEDICATION_PLAN, DrugPlan
 from monitor.storage.database import Store
 from monitor.storage.tables import AuditRow, ClinicalEventRow
 
-EVENT_KINDS = ("premedication", "side_effect", "note", "journal")
-"""What can be charted against an admission."""
-
-SIDE_EFFECTS = ("headache", "restlessness", "dysphoria", "hallucinations", "dreams",
-                "nausea", "other")
-"""Side effects the infusion protocol watches for."""
+MAX_FOLLOW_UP_WEEK = 520
 
 
-PREMEDICATIONS = ("clonidine", "midazolam", "other")
-"""Premedication the protocol gives before each infusion (clonidine 0.1 mg, midazolam
-2-4 mg); ``other`` needs a note."""
-
-JOURNAL_SCALES: dict[str, tuple[int, int]] = {
-    "pain": (0, 10),  # pain intensity now, verbal analogue scale
-    "worst_pain": (0, 10),  # worst daily pain
-    "least_pain": (0, 10),  # least daily pain
-    "pain_24h": (0, 10),  # pain over the past 24 hours
-    "affective": (0, 4),  # affective component of pain
-    "punishing": (0, 4),  # intensity of "punishing" pain
-    "movement": (0, 10),  # ability to initiate movement of the affected limb
-    "relief_percent": (0, 100),  # overall pain relief so far
-}
-"""The daily pain journal, recorded before each infusion: field -> inclusive range."""
-
-PAIN_CHARACTERS = ("burning", "aching", "punishing")
+def _entry(r: ClinicalEventRow) -> dict[str, Any]:
+    return {"id": r.id, "admission_id": r.admission_id, "session_id": r.admission_id,
+            "course_id": r.course_id, "bed_id": r.bed_id, "time": r.time, "kind": r.kind,
+            "detail": r.detail, "recorded_by": r.recorded_by, "recorded_at": r.recorded_at,
+            "follow_up_week": r.follow_up_week, "late": bool(r.late),
+            "supersedes": r.supersedes_id, "superseded_by": r.superseded_by_id,
+            "correction_reason": r.correction_reason, "voided_at": r.voided_at,
+            "voided_by": r.voided_by, "voided": r.voided_at is not None,
+            "amended": r.superseded_by_id is not None}
 
 
-def _note(detail: dict[str, Any], required: bool = False) -> str | None:
-    note = detail.get("note")
-    if note is None:
-        if required:
-            raise ChartError("detail.note is required",
-                             field="detail.note")
-        return None
-    if not isinstance(note, str) or len(note) > 500:
-        raise ChartError("detail.note must be text of at most 500 characters",
-                         field="detail.note")
-    return note
+def _plan(course: Course | None) -> tuple[DrugPlan, ...]:
+    return course.premedication if course is not None else PREMEDICATION_PLAN
 
 
-def validate_detail(kind: str, detail: dict[str, Any]) -> dict[str, Any]:
-    """Check a charted event's content; returns it normalised.
+def _current() -> Any:
+    return (ClinicalEventRow.voided_at.is_(None), ClinicalEventRow.superseded_by_id.is_(None))
+
+
+async def _session_journal(store: Store, session_id: int) -> ClinicalEventRow | None:
+    q = select(ClinicalEventRow).where(ClinicalEventRow.admission_id == session_id,
+                                       ClinicalEventRow.kind == "journal", *_current())
+    async with store.session() as session:
+        return (await session.execute(q.limit(1))).scalars().first()
+
+
+async def chart(store: Store, admission: Admission, kind: str, detail: dict[str, Any],
+                user: str, time: float, recorded_at: float,
+                course: Course | None = None) -> dict[str, Any]:
+    """Chart an entry on an open session.
 
     Raises:
-        ChartError: naming the field at fault.
+        ChartError: invalid content (naming the field).
+        AdmissionError: a second journal for the session (amend the first instead).
     """
-    def unknown(allowed: set[str]) -> None:
-        extra = sorted(set(detail) - allowed)
-        if extra:
-            raise ChartError(f"unknown field(s) for {kind}: {', '.join(extra)}",
-                             field=f"detail.{extra[0]}")
+    content = validate_detail(kind, detail, _plan(course))
+    late = False
+    if kind == "journal":
+        if await _session_journal(store, admission.id) is not None:
+            raise AdmissionError("this session has its journal: amend it to correct it",
+                                 field="kind")
+        started = admission.infusion_started_at
+        late = started is not None and time >= started
+    row = ClinicalEventRow(admission_id=admission.id, bed_id=admission.bed_id, time=time,
+                           kind=kind, detail=content, recorded_by=user,
+                           recorded_at=recorded_at, course_id=admission.course_id, late=late)
+    return await _insert(store, row, f"chart_{kind}", admission.bed_id,
+                         {"admission_id": admission.id})
 
-    out: dict[str, Any] = {}
-    if kind == "premedication":
-        unknown({"drug", "dose_mg", "note"})
-        drug = detail.get("drug")
-        if drug not in PREMEDICATIONS:
-            raise ChartError(f"detail.drug must be one of {', '.join(PREMEDICATIONS)}",
-                             field="detail.drug")
-        out["drug"] = drug
-        dose = detail.get("dose_mg")
-        if dose is not None:
-            if isinstance(dose, bool) or not isinstance(dose, int | float) or not 0 < dose <= 100:
-                raise ChartError("detail.dose_mg must be a number of mg above 0, at most 100",
-                                 field="detail.dose_mg")
-            out["dose_mg"] = float(dose)
-        note = _note(detail, required=drug == "other")
-    elif kind == "side_effect":
-        unknown({"effect", "note"})
-        effect = detail.get("effect")
-        if effect not in SIDE_EFFECTS:
-            raise ChartError(f"detail.effect must be one of {', '.join(SIDE_EFFECTS)}",
-                             field="detail.effect")
-        out["effect"] = effect
-        note = _note(detail, required=effect == "other")
-    elif kind == "journal":
-        unknown({*JOURNAL_SCALES, "character", "skin_colour_change", "note"})
-        for name, (low, high) in JOURNAL_SCALES.items():
-            if name not in detail:
-                continue
-            value = detail[name]
-            if isinstance(value, bool) or not isinstance(value, int | float) \
-                    or not low <= value <= high:
-                raise ChartError(f"detail.{name} must be a number from {low} to {high}",
-                                 field=f"detail.{name}")
-            out[name] = value
-        character = detail.get("character", [])
-        if not isinstance(character, list) or not set(character) <= set(PAIN_CHARACTERS):
-            raise ChartError(f"detail.character must be a list of {', '.join(PAIN_CHARACTERS)}",
-                             field="detail.character")
-        if character:
-            out["character"] = sorted(set(character))
-        if "skin_colour_change" in detail:
-            if not isinstance(detail["skin_colour_change"], bool):
-                raise ChartError("detail.skin_colour_change must be true or false",
-                                 field="detail.skin_colour_change")
-            out["skin_colour_change"] = detail["skin_colour_change"]
-        if not out:
-            raise ChartError("a journal entry needs at least one score", field="detail")
-        note = _note(detail)
-    else:  # note
-        unknown({"note"})
-        note = _note(detail, required=True)
-    if note:
-        out["note"] = note
+
+async def chart_follow_up(store: Store, course: Course, week: int, detail: dict[str, Any],
+                          user: str, time: float, recorded_at: float) -> dict[str, Any]:
+    """A follow-up journal ``week`` weeks after the course.
+
+    Raises:
+        ChartError: invalid content or week; RecordError: that week has its journal.
+    """
+    if isinstance(week, bool) or not isinstance(week, int) \
+            or not 1 <= week <= MAX_FOLLOW_UP_WEEK:
+        raise ChartError(f"week must be a whole number from 1 to {MAX_FOLLOW_UP_WEEK}",
+                         field="week")
+    content = validate_detail("journal", detail)
+    q = select(ClinicalEventRow).where(ClinicalEventRow.course_id == course.id,
+                                       ClinicalEventRow.follow_up_week == week, *_current())
+    async with store.session() as session:
+        if (await session.execute(q.limit(1))).scalars().first() is not None:
+            raise RecordError(f"week {week} has its follow-up journal: amend it",
+                              field="week")
+    row = ClinicalEventRow(admission_id=None, bed_id=None, time=time, kind="journal",
+                           detail=content, recorded_by=user, recorded_at=recorded_at,
+                           course_id=course.id, follow_up_week=week)
+    return await _insert(store, row, "chart_follow_up", None,
+                         {"course_id": course.id, "week": week})
+
+
+async def _insert(store: Store, row: ClinicalEventRow, action: str, bed_id: str | None,
+                  detail: dict[str, Any]) -> dict[str, Any]:
+    async with store.session() as session, session.begin():
+        session.add(row)
+        await session.flush()
+        session.add(AuditRow(time=row.recorded_at, user=row.recorded_by, action=action,
+                             bed_id=bed_id, detail={**detail, "event_id": row.id}))
+        entry = _entry(row)
+    return entry
+
+
+async def entry(store: Store, event_id: int) -> dict[str, Any]:
+    """One charted entry, current or corrected.
+
+    Raises:
+        RecordError: no such entry.
+    """
+    async with store.session() as session:
+        row = await session.get(ClinicalEventRow, event_id)
+    if row is None:
+        raise RecordNotFound(f"no charted entry {event_id}")
+    return _entry(row)
+
+
+async def _correctable(store: Store, event_id: int, reason: str) -> ClinicalEventRow:
+    if not reason or len(reason.strip()) < 3:
+        raise ChartError("a correction needs a reason", field="reason")
+    async with store.session() as session:
+        row = await session.get(ClinicalEventRow, event_id)
+    if row is None:
+        raise RecordNotFound(f"no charted entry {event_id}")
+    if row.voided_at is not None or row.superseded_by_id is not None:
+        raise AdmissionError("this entry was already corrected: correct the current one")
+    return row
+
+
+async def amend(store: Store, event_id: int, detail: dict[str, Any], reason: str, user: str,
+                now: float, course: Course | None = None) -> dict[str, Any]:
+    """Replace an entry's content: a new entry supersedes it; the original stays.
+
+    Raises:
+        ChartError: invalid content or no reason; AdmissionError: already corrected.
+    """
+    old = await _correctable(store, event_id, reason)
+    content = validate_detail(old.kind, detail, _plan(course))
+    new = ClinicalEventRow(admission_id=old.admission_id, bed_id=old.bed_id, time=old.time,
+                           kind=old.kind, detail=content, recorded_by=user, recorded_at=now,
+                           course_id=old.course_id, follow_up_week=old.follow_up_week,
+                           late=old.late, supersedes_id=old.id, correction_reason=reason)
+    async with store.session() as session, session.begin():
+        session.add(new)
+        await session.flush()
+        await session.execute(update(ClinicalEventRow).where(ClinicalEventRow.id == old.id)
+                              .values(superseded_by_id=new.id))
+        session.add(AuditRow(time=now, user=user, action="chart_amend", bed_id=old.bed_id,
+                             detail={"event_id": old.id, "new_event_id": new.id,
+                                     "reason": reason, "was": old.detail}))
+        out = _entry(new)
     return out
 
 
-async def chart(store: Store, bed_id: str, kind: str, detail: dict[str, Any], user: str,
-                time: float, recorded_at: float) -> dict[str, Any]:
-    """Chart a clinical event (premedication given, side effect observed, note).
+async def void(store: Store, event_id: int, reason: str, user: str, now: float
+               ) -> dict[str, Any]:
+    """Mark an entry void (charted in error); it stays readable, marked.
 
     Raises:
-        AdmissionError: no patient in the bed.
-        ChartError: an unknown kind or invalid content.
+        ChartError: no reason; AdmissionError: already corrected.
     """
-    if kind not in EVENT_KINDS:
-        raise ChartError(f"unknown event kind {kind!r} (known: {', '.join(EVENT_KINDS)})",
-                         field="kind")
-    detail = validate_detail(kind, detail)
-    admission = await current_admission(store, bed_id)
-    if admission is None:
-        raise AdmissionError(f"bed {bed_id} has no patient admitted")
+    old = await _correctable(store, event_id, reason)
     async with store.session() as session, session.begin():
-        result = await session.execute(insert(ClinicalEventRow).values(
-            admission_id=admission.id, bed_id=bed_id, time=time, kind=kind, detail=detail,
-            recorded_by=user, recorded_at=recorded_at).returning(ClinicalEventRow.id))
-        event_id = int(result.scalar_one())
-        session.add(AuditRow(time=recorded_at, user=user, action=f"chart_{kind}", bed_id=bed_id,
-                             detail={"admission_id": admission.id, "event_id": event_id}))
-    return {"id": event_id, "admission_id": admission.id, "bed_id": bed_id, "time": time,
-            "kind": kind, "detail": detail, "recorded_by": user, "recorded_at": recorded_at}
+        await session.execute(update(ClinicalEventRow).where(ClinicalEventRow.id == old.id)
+                              .values(voided_at=now, voided_by=user, correction_reason=reason))
+        session.add(AuditRow(time=now, user=user, action="chart_void", bed_id=old.bed_id,
+                             detail={"event_id": old.id, "reason": reason}))
+    return await entry(store, event_id)
 
 
-async def clinical_events(store: Store, admission_id: int) -> list[dict[str, Any]]:
-    """Events charted for an admission, oldest first."""
-    q = (select(ClinicalEventRow).where(ClinicalEventRow.admission_id == admission_id)
+async def clinical_events(store: Store, session_id: int, history: bool = False
+                          ) -> list[dict[str, Any]]:
+    """Entries charted on a session, oldest first: the current ones, or with ``history``
+    every version (amended and voided ones marked)."""
+    q = select(ClinicalEventRow).where(ClinicalEventRow.admission_id == session_id)
+    if not history:
+        q = q.where(*_current())
+    async with store.session() as session:
+        rows = (await session.execute(q.order_by(ClinicalEventRow.time,
+                                                 ClinicalEventRow.id))).scalars().all()
+    return [_entry(r) for r in rows]
+
+
+async def follow_ups(store: Store, course_id: int) -> list[dict[str, Any]]:
+    """A course's current follow-up journals, by week."""
+    q = (select(ClinicalEventRow)
+         .where(ClinicalEventRow.course_id == course_id,
+                ClinicalEventRow.follow_up_week.is_not(None), *_current())
+         .order_by(ClinicalEventRow.follow_up_week))
+    async with store.session() as session:
+        rows = (await session.execute(q)).scalars().all()
+    return [_entry(r) for r in rows]
+
+
+async def course_entries(store: Store, course_id: int) -> list[dict[str, Any]]:
+    """Every current entry of a course's sessions and follow-ups (for reports)."""
+    q = (select(ClinicalEventRow)
+         .where(ClinicalEventRow.course_id == course_id, *_current())
          .order_by(ClinicalEventRow.time, ClinicalEventRow.id))
     async with store.session() as session:
         rows = (await session.execute(q)).scalars().all()
-    return [{"id": r.id, "admission_id": r.admission_id, "bed_id": r.bed_id, "time": r.time,
-             "kind": r.kind, "detail": r.detail, "recorded_by": r.recorded_by,
-             "recorded_at": r.recorded_at} for r in rows]
+    return [_entry(r) for r in rows]

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from monitor.config import Settings, UnitConfig
+from monitor.domain.errors import AdmissionError, InvalidValue
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
@@ -17,7 +19,8 @@ from monitor.live.rules_feed import RulesFeed
 from monitor.live.runner import DeviceRunner
 from monitor.live.views import SessionChanged
 from monitor.live.writer import StoreWriter
-from monitor.records import audit, sessions
+from monitor.records import audit, charting, courses, patients, sessions
+from monitor.records.patients import Patient
 from monitor.records.sessions import Admission
 from monitor.service.supervisor import Supervisor
 from monitor.storage.database import Store
@@ -107,44 +110,140 @@ class Service:
         self.bus.publish(SessionChanged(bed_id, time.time(), what,
                                         None if admission is None else admission.to_dict()))
 
+    async def admit_patient(self, bed_id: str, user: str, patient_id: int,
+                            day: int | None = None) -> Admission:
+        """Assign a registered patient to a bed: the next session of their active course
+        (a course with the protocol's plan is opened if they have none). Monitoring and
+        baseline collection start.
+
+        Raises:
+            UnknownPatient: no such patient.
+            AdmissionError: the bed is taken, the patient is in another bed, the day done.
+        """
+        patient = await patients.get(self.store, patient_id)
+        return await self._admit(bed_id, user, patient, day)
+
     async def admit(self, bed_id: str, user: str, patient_label: str,
                     patient_ref: str | None = None, infusion_day: int | None = None,
                     dose_mg: float | None = None) -> Admission:
-        """Assign a patient to a bed; monitoring and baseline collection start."""
+        """Assign a patient named by a label (and an identifier, when known) to a bed.
+
+        The patient with that identifier is used; a new identifier or none registers the
+        patient (no identifier: a generated ``UNREG-...`` one, to be merged later). A dose
+        stated here is the dose intended for the session (off the plan, it is marked so).
+        """
         now = time.time()
-        admission = await sessions.admit(self.store, bed_id, patient_label, user, now,
-                                         patient_ref, infusion_day, dose_mg)
+        patient = await patients.by_identifier(self.store, patient_ref) if patient_ref else None
+        days = courses.DosePlan().planned_sessions
+        if patient is None and infusion_day is not None and not 1 <= infusion_day <= days:
+            # Checked before the patient is registered: a refused admission leaves nothing.
+            raise InvalidValue(f"infusion_day: the course has days 1 to {days}",
+                               field="infusion_day")
+        if patient is None:
+            identifier = patient_ref or f"UNREG-{int(now * 1000):x}"
+            patient = await patients.create(self.store, {"identifier": identifier,
+                                                         "family_name": patient_label},
+                                            user, now, source="admission")
+        return await self._admit(bed_id, user, patient, infusion_day, dose_mg)
+
+    async def _admit(self, bed_id: str, user: str, patient: Patient, day: int | None,
+                     dose_mg: float | None = None) -> Admission:
+        now = time.time()
+        course = await courses.active(self.store, patient.id)
+        if course is None:
+            course = await courses.create(self.store, patient.id, courses.DosePlan(), user, now)
+        devices = [{"id": d.id, "protocol": d.protocol, "port": d.port}
+                   for b in self.unit.beds if b.id == bed_id for d in b.devices]
+        day = courses.next_day(course) if day is None else day
+        reason = None
+        if dose_mg is not None and 1 <= day <= course.plan.planned_sessions:
+            if abs(dose_mg - course.plan.planned_dose(day)) > courses.DOSE_TOLERANCE_MG:
+                reason = "dose stated at admission, off the plan"
+            courses.check_dose(course, day, dose_mg, reason)
+        admission = await sessions.admit(self.store, bed_id, patient, course, user, now, day,
+                                         devices, dose_mg, reason)
         self.admissions[bed_id] = admission
+        self._changed(bed_id, "admit")  # before the rules' records, so the log has the session
         self.rules.start_monitoring(bed_id, user, now)
-        self._changed(bed_id, "admit")
         return admission
 
-    async def start_infusion(self, bed_id: str, user: str) -> Admission:
-        """Start the infusion: baselines freeze."""
+    async def start_infusion(self, bed_id: str, user: str, dose_mg: float | None = None,
+                             deviation_reason: str | None = None) -> Admission:
+        """Start the infusion with the dose given (checked against the plan): baselines
+        freeze and are kept with the session."""
         now = time.time()
-        admission = await sessions.start_infusion(self.store, bed_id, user, now)
-        self.admissions[bed_id] = admission
+        admission = await sessions.start_infusion(self.store, bed_id, user, now, dose_mg,
+                                                  deviation_reason)
         self.rules.start_infusion(bed_id, user, now)
+        admission = await self._keep_baseline(admission)
+        self.admissions[bed_id] = admission
         self._changed(bed_id, "infusion_start")
         return admission
 
-    async def stop_infusion(self, bed_id: str, user: str) -> Admission:
+    async def _keep_baseline(self, admission: Admission) -> Admission:
+        picture = self.rules.picture(admission.bed_id).baseline
+        baseline = None if picture is None else picture.to_dict()
+        await sessions.record_baseline(self.store, admission.id, baseline)
+        return await sessions.get(self.store, admission.id)
+
+    async def pause_infusion(self, bed_id: str, user: str, reason: str) -> Admission:
+        """Pause the infusion, with a reason (monitoring goes on)."""
+        return await self._step(bed_id, "infusion_pause",
+                                sessions.pause_infusion(self.store, bed_id, user, time.time(),
+                                                        reason))
+
+    async def resume_infusion(self, bed_id: str, user: str, reason: str | None = None
+                              ) -> Admission:
+        """Resume a paused infusion."""
+        return await self._step(bed_id, "infusion_resume",
+                                sessions.resume_infusion(self.store, bed_id, user, time.time(),
+                                                         reason))
+
+    async def stop_infusion(self, bed_id: str, user: str, reason: str | None = None
+                            ) -> Admission:
         """Stop the infusion (monitoring goes on until discharge)."""
-        now = time.time()
-        admission = await sessions.stop_infusion(self.store, bed_id, user, now)
+        return await self._step(bed_id, "infusion_stop",
+                                sessions.stop_infusion(self.store, bed_id, user, time.time(),
+                                                       reason))
+
+    async def _step(self, bed_id: str, what: str, step: Awaitable[Admission]) -> Admission:
+        admission = await step
         self.admissions[bed_id] = admission
-        self._changed(bed_id, "infusion_stop")
+        self._changed(bed_id, what)
         return admission
 
     async def discharge(self, bed_id: str, user: str) -> Admission:
         """Close the session: every alarm ends, monitoring stops."""
         now = time.time()
         admission = await sessions.discharge(self.store, bed_id, user, now)
-        self.admissions.pop(bed_id, None)
         self.rules.stop_monitoring(bed_id, user, now)
         self.rules.set_patient_rules(bed_id, None)
+        self.admissions.pop(bed_id, None)
         self._changed(bed_id, "discharge")
         return admission
+
+    async def chart(self, bed_id: str, kind: str, detail: dict[str, Any], user: str,
+                    at: float | None = None) -> dict[str, Any]:
+        """Chart an entry on the bed's open session (checked against its course's plan).
+
+        Raises:
+            AdmissionError: no patient in the bed, or a second journal.
+            ChartError: invalid content, naming the field.
+        """
+        admission = self.admissions.get(bed_id)
+        if admission is None:
+            raise AdmissionError(f"bed {bed_id} has no patient admitted")
+        now = time.time()
+        course = (None if admission.course_id is None
+                  else await courses.get(self.store, admission.course_id))
+        entry = await charting.chart(self.store, admission, kind, detail, user,
+                                     now if at is None else at, now, course)
+        self.charted(bed_id)
+        return entry
+
+    def charted(self, bed_id: str) -> None:
+        """Something was charted or corrected on the bed's session: screens refresh it."""
+        self._changed(bed_id, "event")
 
     async def set_alarm_settings(self, bed_id: str, user: str, reason: str,
                                  settings: dict[str, Any]) -> Admission:
@@ -172,7 +271,6 @@ class Service:
         self.rules.rebaseline(bed_id, user, reason, hr, sys, dia)
         await audit.audit(self.store, time.time(), user, "rebaseline", bed_id,
                           reason=reason, hr=hr, sys=sys, dia=dia)
-
-    def charted(self, bed_id: str) -> None:
-        """Something was charted on the bed's session: screens refresh it."""
-        self._changed(bed_id, "event")
+        admission = self.admissions.get(bed_id)
+        if admission is not None and admission.infusion_started_at is not None:
+            self.admissions[bed_id] = await self._keep_baseline(admission)

@@ -96,9 +96,11 @@ class Store:
         observations: Sequence[Observation] = (),
         device_events: Sequence[DeviceStatus] = (),
         alarm_events: Sequence[AlarmEvent] = (),
+        alarm_sessions: Sequence[int | None] | None = None,
     ) -> None:
         """Insert observations, device events and alarm log records in one transaction:
-        all or nothing. Each event carries its bed."""
+        all or nothing. Each event carries its bed; ``alarm_sessions`` gives the session
+        each alarm record belongs to (in the same order)."""
         if not observations and not device_events and not alarm_events:
             return
         async with self.session() as session, session.begin():
@@ -116,7 +118,10 @@ class Store:
                     for s in device_events
                 ])
             if alarm_events:
-                await session.execute(insert(AlarmLogRow), [e.to_dict() for e in alarm_events])
+                owners = alarm_sessions or [None] * len(alarm_events)
+                await session.execute(insert(AlarmLogRow), [
+                    {**e.to_dict(), "session_id": owner}
+                    for e, owner in zip(alarm_events, owners, strict=True)])
 
     # -- queries --------------------------------------------------------------------------
 
@@ -146,11 +151,14 @@ class Store:
         ]
 
     async def alarm_log(self, bed_id: str | None = None, limit: int = 500,
-                        since: float | None = None) -> list[dict[str, Any]]:
-        """Alarm log records, newest first."""
+                        since: float | None = None, session_id: int | None = None
+                        ) -> list[dict[str, Any]]:
+        """Alarm log records, newest first (of a bed, a session, or all)."""
         q = select(AlarmLogRow).order_by(AlarmLogRow.time.desc(), AlarmLogRow.id.desc())
         if bed_id is not None:
             q = q.where(AlarmLogRow.bed_id == bed_id)
+        if session_id is not None:
+            q = q.where(AlarmLogRow.session_id == session_id)
         if since is not None:
             q = q.where(AlarmLogRow.time >= since)
         async with self.session() as session:
@@ -159,7 +167,7 @@ class Store:
             {c: getattr(r, c) for c in ("bed_id", "alarm_id", "rule", "priority", "technical",
                                         "event", "time", "value", "threshold", "baseline",
                                         "delay", "worst_value", "message", "user", "reason",
-                                        "target")}
+                                        "target", "session_id")}
             for r in rows
         ]
 

@@ -59,8 +59,59 @@ class DeviceEventRow(Base):
     info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class PatientRow(Base):
+    """A patient: identity, the study's demographics, diagnosis and usual medication."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    identifier: Mapped[str] = mapped_column(String(64), unique=True)
+    family_name: Mapped[str] = mapped_column(String(80))
+    given_name: Mapped[str] = mapped_column(String(80), default="")
+    birth_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    sex: Mapped[str | None] = mapped_column(String(1), nullable=True)
+    weight_kg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    height_cm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    asa_class: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    diagnosis: Mapped[str | None] = mapped_column(String(120), nullable=True)
+    crps_type: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    affected_limb: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    medications: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(16), default="manual")
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[float] = mapped_column(Float)
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class CourseRow(Base):
+    """A patient's course of infusions: the protocol, its dose plan and premedication."""
+
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    patient_id: Mapped[int] = mapped_column(_ID, ForeignKey("patients.id"))
+    protocol: Mapped[str] = mapped_column(String(64))
+    planned_sessions: Mapped[int] = mapped_column(Integer)
+    dose_start_mg: Mapped[float] = mapped_column(Float)
+    dose_step_mg: Mapped[float] = mapped_column(Float)
+    dose_max_mg: Mapped[float] = mapped_column(Float)
+    max_rate_mg_per_h: Mapped[float] = mapped_column(Float)
+    volume_ml: Mapped[float] = mapped_column(Float)
+    duration_h: Mapped[float] = mapped_column(Float)
+    premedication: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    started_on: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    created_by: Mapped[str] = mapped_column(String(64))
+    closed_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
 class AdmissionRow(Base):
-    """A patient's stay in a bed for one infusion day."""
+    """One infusion session: a patient in a bed for one course day (table ``admissions``,
+    its name since the first schema)."""
 
     __tablename__ = "admissions"
 
@@ -79,21 +130,76 @@ class AdmissionRow(Base):
     discharged_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     discharged_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     alarm_settings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    patient_id: Mapped[int | None] = mapped_column(_ID, ForeignKey("patients.id"),
+                                                   nullable=True)
+    course_id: Mapped[int | None] = mapped_column(_ID, ForeignKey("courses.id"),
+                                                  nullable=True)
+    planned_dose_mg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dose_deviation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    infusion_stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    devices: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class InfusionStepRow(Base):
+    """One step of a session's infusion: start, pause, resume or stop, with its reason."""
+
+    __tablename__ = "infusion_steps"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(_ID, ForeignKey("admissions.id"))
+    step: Mapped[str] = mapped_column(String(16))
+    time: Mapped[float] = mapped_column(Float)
+    user: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class EpisodeRow(Base):
+    """One episode by the study's definitions (SpO2 < 93 %, HR > 20 % over baseline, BP
+    over baseline), computed from a session's stored vitals without alarm delays."""
+
+    __tablename__ = "episodes"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    session_id: Mapped[int] = mapped_column(_ID, ForeignKey("admissions.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    start: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    worst: Mapped[float] = mapped_column(Float)
+    threshold: Mapped[float] = mapped_column(Float)
+    baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
+    samples: Mapped[int] = mapped_column(Integer)
 
 
 class ClinicalEventRow(Base):
-    """Something a nurse charted: premedication given, a side effect, a note."""
+    """Something a nurse charted: premedication given, a side effect, the journal, a note.
+
+    A correction never changes an entry: an amendment is a new entry that ``supersedes``
+    the old one (which gets ``superseded_by``), a void marks it with who and when; both
+    carry the reason.
+    """
 
     __tablename__ = "clinical_events"
 
     id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
-    admission_id: Mapped[int] = mapped_column(_ID, ForeignKey("admissions.id"))
-    bed_id: Mapped[str] = mapped_column(String(64))
+    admission_id: Mapped[int | None] = mapped_column(_ID, ForeignKey("admissions.id"),
+                                                     nullable=True)
+    bed_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     time: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     recorded_by: Mapped[str] = mapped_column(String(64))
     recorded_at: Mapped[float] = mapped_column(Float)
+    course_id: Mapped[int | None] = mapped_column(_ID, ForeignKey("courses.id"),
+                                                  nullable=True)
+    follow_up_week: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    supersedes_id: Mapped[int | None] = mapped_column(_ID, nullable=True)
+    superseded_by_id: Mapped[int | None] = mapped_column(_ID, nullable=True)
+    correction_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voided_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class AlarmLogRow(Base):
@@ -118,6 +224,7 @@ class AlarmLogRow(Base):
     user: Mapped[str | None] = mapped_column(String(64), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     target: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    session_id: Mapped[int | None] = mapped_column(_ID, nullable=True)
 
 
 class AuditRow(Base):

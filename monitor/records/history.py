@@ -1,0 +1,95 @@
+"""A session read back: its trends and what happened, open or long after discharge.
+
+Trends are what a central station's trend view shows: continuous parameters as 1-minute
+medians of their valid samples (artifacts and invalid values left out), every NIBP
+reading, and the baseline band the rules judged them against. A session's vitals are the
+bed's readings from its admission to its discharge.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import select
+
+from monitor.alarms.baseline import NIBP_METRICS, artifact_reason, group_bp_readings
+from monitor.domain.models import Observation
+from monitor.records.sessions import Admission
+from monitor.storage.database import Store
+from monitor.storage.tables import ObservationRow
+
+CONTINUOUS = ("HR", "PR", "SPO2")
+"""Shown as 1-minute medians."""
+MINUTE = 60.0
+SPO2_FLOOR = 93.0
+
+
+def _until(admission: Admission, now: float) -> float:
+    return admission.discharged_at if admission.discharged_at is not None else now
+
+
+async def session_observations(store: Store, admission: Admission, now: float,
+                               metrics: tuple[str, ...] = (*CONTINUOUS, *NIBP_METRICS)
+                               ) -> list[Observation]:
+    """The session's stored readings of ``metrics``, oldest first."""
+    cols = (ObservationRow.device_id, ObservationRow.code, ObservationRow.metric,
+            ObservationRow.value, ObservationRow.unit, ObservationRow.time,
+            ObservationRow.flags)
+    q = (select(*cols)
+         .where(ObservationRow.bed_id == admission.bed_id,
+                ObservationRow.metric.in_(metrics),
+                ObservationRow.time >= admission.admitted_at,
+                ObservationRow.time <= _until(admission, now))
+         .order_by(ObservationRow.time, ObservationRow.id))
+    async with store.session() as session:
+        rows = (await session.execute(q)).all()
+    return [Observation(r[0], r[1], r[2], r[3], r[4], r[5], r[6], admission.bed_id)
+            for r in rows]
+
+
+def minute_medians(observations: list[Observation]) -> list[dict[str, Any]]:
+    """Per minute (aligned to the clock): the median of each continuous metric's valid
+    samples, ``None`` where it had none."""
+    buckets: dict[float, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for o in observations:
+        if o.metric in CONTINUOUS and artifact_reason(o) is None and o.value is not None:
+            buckets[math.floor(o.time / MINUTE) * MINUTE][o.metric].append(o.value)
+    return [{"time": minute, **{m: (statistics.median(values[m]) if values.get(m) else None)
+                                for m in CONTINUOUS}}
+            for minute, values in sorted(buckets.items())]
+
+
+def nibp_readings(observations: list[Observation]) -> list[dict[str, Any]]:
+    """Every NIBP reading, artifacts marked."""
+    return [{"time": r.time, "systolic": r.systolic, "diastolic": r.diastolic,
+             "mean": r.map if r.valid else r.mean, "artifact": r.artifact}
+            for r in group_bp_readings(observations)]
+
+
+def band(baseline: dict[str, Any] | None, hr_factor: float, bp_factor: float
+         ) -> dict[str, float | None]:
+    """The limits around the baseline: HR x factor, systolic x factor, SpO2 93 %."""
+    hr = (baseline or {}).get("hr") or {}
+    bp = (baseline or {}).get("bp") or {}
+    hr_value, sys_value = hr.get("hr"), bp.get("systolic")
+    return {"hr_baseline": hr_value,
+            "hr_high": None if hr_value is None else hr_value * hr_factor,
+            "sys_baseline": sys_value,
+            "dia_baseline": bp.get("diastolic"),
+            "sys_high": None if sys_value is None else sys_value * bp_factor,
+            "spo2_low": SPO2_FLOOR}
+
+
+async def trends(store: Store, admission: Admission, now: float, hr_factor: float,
+                 bp_factor: float) -> dict[str, Any]:
+    """The session's trends: 1-minute medians, every NIBP reading, the baseline band."""
+    observations = await session_observations(store, admission, now)
+    return {"session_id": admission.id, "since": admission.admitted_at,
+            "until": _until(admission, now),
+            "infusion_start": admission.infusion_started_at,
+            "infusion_stop": admission.infusion_stopped_at,
+            "minutes": minute_medians(observations), "nibp": nibp_readings(observations),
+            "band": band(admission.baseline, hr_factor, bp_factor)}
