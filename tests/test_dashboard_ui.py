@@ -639,3 +639,128 @@ async def test_overview_8_beds_at_1366x768(page: Page, tmp_path: Path, console_e
 async def test_overview_16_beds_at_1920x1080(page: Page, tmp_path: Path, console_errors) -> None:
     await _overview_screenshot(page, tmp_path, 16, 1920, 1080, "dashboard-ui-16-beds-1920x1080.png")
     assert not console_errors
+
+
+# ---- tile labels in full at the small station screen ---------------------------------------------
+
+TILE_TEXT_PROBLEMS = """() => [...document.querySelectorAll('[data-bed]')].flatMap((tile) => {
+    const box = tile.getBoundingClientRect();
+    const where = (e) => `${tile.dataset.bed} .${e.className.split(' ')[0]}`;
+    // Every label in full: not cut (no ellipsis, no overflow), inside the tile, not tiny.
+    const texts = [...tile.querySelectorAll(
+            '.bed-label, .patient, .state, .baseline, .phase, .audio-paused')]
+        .filter((e) => e.textContent.trim())
+        .flatMap((e) => {
+            const r = e.getBoundingClientRect();
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect();
+            const size = parseFloat(getComputedStyle(e).fontSize);
+            const why = [];
+            if (e.scrollWidth > e.clientWidth)
+                why.push(`scrollWidth ${e.scrollWidth} > clientWidth ${e.clientWidth}`);
+            if (e.scrollHeight > e.clientHeight + 1)
+                why.push(`scrollHeight ${e.scrollHeight} > clientHeight ${e.clientHeight}`);
+            if (text.left < r.left - 1 || text.right > r.right + 1)
+                why.push(`text ${text.left}-${text.right} outside its box ${r.left}-${r.right}`);
+            if (text.left < box.left || text.right > box.right || text.bottom > box.bottom + 1)
+                why.push('text outside the tile');
+            if (size < 11) why.push(`font ${size}px`);
+            return why.length ? [`${where(e)}: "${e.textContent}": ${why.join(', ')}`] : [];
+        });
+    // A line that wraps takes room from the strip, never from its neighbours: the rows
+    // do not overlap and their content does not spill out of them.
+    const rows = [...tile.children];
+    const stacked = rows.flatMap((e, i) => {
+        const r = e.getBoundingClientRect();
+        const why = [];
+        if (i && r.top < rows[i - 1].getBoundingClientRect().bottom - 1)
+            why.push('overlaps the row above');
+        if (r.bottom > box.bottom + 1) why.push('below the tile');
+        if (!e.classList.contains('strip')) {
+            const out = [...e.querySelectorAll('*')].filter((c) => {
+                const cr = c.getBoundingClientRect();
+                return cr.height && (cr.top < r.top - 1 || cr.bottom > r.bottom + 1);
+            });
+            if (out.length) why.push(`.${out[0].className} spills out of its row`);
+        }
+        return why.length ? [`${where(e)}: ${why.join(', ')}`] : [];
+    });
+    return [...texts, ...stacked];
+})"""
+
+
+@pytest.mark.parametrize("n", [8, 16])
+async def test_tile_names_and_baseline_in_full_at_1366x768(
+    page: Page, tmp_path: Path, console_errors, n: int
+) -> None:
+    """The demo's labels at the small station screen ("Demo patient 10 · Day 10" on a bed
+    whose device is offline, "NO BASELINE" beside the pre-infusion time) are shown in full,
+    never cut with an ellipsis, and a line that has to wrap pushes nothing onto another."""
+    beds = [Bed(hr=60 + 3 * i, sys=112 + 2 * i) for i in range(n - 1)] + [Bed(protocol="nonin")]
+    async with running_unit(tmp_path, beds, page) as u:
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await open_dashboard(page, u)
+        # As the demo does: every bed admitted, all but the last with a baseline and the
+        # infusion running; the last (an oximeter only: no ECG, no NIBP) has no baseline.
+        for i in range(n):
+            bed = f"bed-{i + 1}"
+            await admit(page, u, bed, f"Demo patient {i + 1}", day=1 + i % 10)
+            if i == n - 1:
+                continue
+            res = await page.request.post(
+                f"{u.live.url}/api/beds/{bed}/baseline",
+                data={"reason": "demo: resting values", "hr": 100 + i, "sys": 140, "dia": 90},
+            )
+            assert res.ok, await res.text()
+            res = await page.request.post(f"{u.live.url}/api/beds/{bed}/infusion/start", data={})
+            assert res.ok, await res.text()
+        # "Bed 10 Demo patient 10 · Day 10", its device lost and the alarm audio paused.
+        offline = min(10, n - 1)
+        await u.stop_device(offline - 1)
+        res = await page.request.post(
+            f"{u.live.url}/api/beds/bed-{offline}/audio-pause", data={"seconds": 120}
+        )
+        assert res.ok, await res.text()
+        await expect(page.locator(f'[data-bed="bed-{offline}"]')).to_have_class(
+            re.compile(r"\boffline\b"), timeout=8000
+        )
+        await expect(page.locator(f'[data-bed="bed-{offline}"] .state')).to_have_text(
+            "device offline"
+        )
+        await expect(page.locator(f'[data-bed="bed-{offline}"] .audio-paused')).to_have_text(
+            re.compile(r"^audio paused \d:\d\d$")
+        )
+        for i in range(n):
+            tile = page.locator(f'[data-bed="bed-{i + 1}"]')
+            await expect(tile.locator(".patient")).to_have_text(
+                f"Demo patient {i + 1} · Day {1 + i % 10}"
+            )
+            await expect(tile.locator(".baseline")).to_have_text(
+                "NO BASELINE" if i == n - 1 else f"Baseline HR {100 + i} · BP 140/90"
+            )
+        await expect(page.locator(f'[data-bed="bed-{n}"] .phase')).to_have_text(
+            re.compile(r"^Pre-infusion · \d+:\d\d in bed$")
+        )
+        problems = await page.evaluate(TILE_TEXT_PROBLEMS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / f"dashboard-ui-{n}-beds-labels-1366x768.png"))
+        assert not problems, "\n".join(problems)
+        # The longest bottom line there is: a provisional HR and BP baseline an hour into
+        # the pre-infusion phase (shown as the server would send it, measured at once).
+        problems = await page.evaluate(f"""async () => {{
+            const {{ patchBed, serverNow, state }} = await import('/state.js');
+            const bed = state.beds.get('bed-{n - 1}');
+            patchBed('bed-{n - 1}', {{
+                baseline: {{ hr: 100, sys: 140, dia: 90, preview: true }},
+                admission: {{ ...bed.admission, phase: 'pre_infusion',
+                              infusion_started_at: null, admitted_at: serverNow() - 3723 }} }});
+            const tile = document.querySelector('[data-bed="bed-{n - 1}"]');
+            return [tile.querySelector('.baseline').textContent,
+                    tile.querySelector('.phase').textContent, ...({TILE_TEXT_PROBLEMS})()];
+        }}""")
+        assert problems[:2] == [
+            "Prov. baseline HR 100 · BP 140/90", "Pre-infusion · 1:02:03 in bed"
+        ], problems
+        assert not problems[2:], "\n".join(problems[2:])
+    assert not console_errors

@@ -105,8 +105,9 @@ export class Overview {
         el("header", { class: "tile-head" },
           el("a", { class: "bed-label", href: `#bed/${encodeURIComponent(id)}`,
             textContent: bed.label || id }),
-          el("span", { class: "patient" }),
-          el("span", { class: "state" })),
+          // The name may wrap; "· Day 3" stays in one piece.
+          el("span", { class: "patient" }, el("span", { class: "patient-name" }), " ",
+            el("span", { class: "patient-day" }))),
         el("div", { class: "alarm-band", "aria-hidden": "true" },
           el("span", { class: "alarm-text" }), el("span", { class: "alarm-more" })),
         el("div", { class: "vitals" },
@@ -120,13 +121,14 @@ export class Overview {
         el("div", { class: "session-line" },
           el("span", { class: "baseline" }), el("span", { class: "phase" })),
         el("footer", { class: "tile-foot" },
-          pauseBtn, el("span", { class: "audio-paused", role: "status" }))),
+          pauseBtn, el("span", { class: "audio-paused", role: "status" }),
+          el("span", { class: "state" }))),
       hrDelta, nibpMean, nibpDelta, nibpAge, nibpNext, stripLabel, pauseBtn,
     };
     const q = (sel) => refs.root.querySelector(sel);
     Object.assign(refs, {
-      patient: q(".patient"), state: q(".state"), band: q(".alarm-band"),
-      bandText: q(".alarm-text"), bandMore: q(".alarm-more"), baseline: q(".baseline"),
+      patientName: q(".patient-name"), patientDay: q(".patient-day"), state: q(".state"),
+      band: q(".alarm-band"), bandText: q(".alarm-text"), bandMore: q(".alarm-more"), baseline: q(".baseline"),
       phase: q(".phase"), paused: q(".audio-paused"),
       metrics: Object.fromEntries(["HR", "SPO2", "PR", "NIBP"].map((m) => {
         const box = q(`[data-metric="${m}"]`);
@@ -240,13 +242,13 @@ export class Overview {
     // Admission and baseline.
     const a = bed.admission;
     if (a && a.phase !== "discharged") {
-      const bits = [a.patient_label];
-      if (a.infusion_day) bits.push(`Day ${a.infusion_day}`);
-      setText(t.patient, bits.join(" · "));
+      setText(t.patientName, a.patient_label);
+      setText(t.patientDay, a.infusion_day ? `· Day ${a.infusion_day}` : "");
       setText(t.phase, phaseText(a, now));
       setAttr(t.phase, "data-phase", a.phase);
     } else {
-      setText(t.patient, "no patient");
+      setText(t.patientName, "no patient");
+      setText(t.patientDay, "");
       setText(t.phase, "");
       setAttr(t.phase, "data-phase", null);
     }
