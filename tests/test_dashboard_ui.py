@@ -201,7 +201,10 @@ async def test_live_values_within_3_seconds(page: Page, tmp_path: Path, console_
         await expect(tile.locator('[data-metric="NIBP"] .value')).to_have_text(
             re.compile(r"^\d{2,3}/\d{2,3}$"), timeout=3000
         )
-        await expect(tile.locator(".nibp-times .next")).to_have_text(re.compile(r"^next \d+:\d\d$"))
+        # A fresh reading: the next one in 15 minutes, said as a countdown.
+        await expect(tile.locator(".nibp-times .next")).to_have_text(
+            re.compile(r"^next in 1[45] min$")
+        )
         await expect(tile.locator(".state")).to_have_text("connected")
         await expect(page.locator("#connection-banner")).to_be_hidden()
     assert not console_errors
@@ -481,6 +484,51 @@ async def test_audio_pause_countdown(page: Page, tmp_path: Path, console_errors)
         # The pause is recorded as the signed-in user's.
         log = await (await page.request.get(f"{u.live.url}/api/alarms/log?bed_id=bed-1")).json()
         assert [e["user"] for e in log if e["event"] == "audio_paused"] == [u.live.user], log
+    assert not console_errors
+
+
+async def test_nibp_countdown_says_next_in_due_now_and_overdue(
+    page: Page, tmp_path: Path, console_errors
+) -> None:
+    """The time to the next NIBP never reads as a clock time ("next 13:50"), and the tile
+    and the bed detail say the same."""
+    async with running_unit(tmp_path, [Bed()], page) as u:
+        await open_dashboard(page, u)
+        words = await page.evaluate("""async () => {
+            const { nibpCountdown } = await import('/format.js');
+            return [900, 830, 120, 119.5, 119, 45, 0.2, 0, -59.5, -60, -130, -3900]
+                .map((s) => { const c = nibpCountdown(s); return `${c.kind}: ${c.text}`; });
+        }""")
+        assert words == [
+            "next: next in 15 min", "next: next in 13 min", "next: next in 2 min",
+            "next: next in 2 min", "next: next in 1:59", "next: next in 0:45",
+            "next: next in 0:01", "due: due now", "due: due now",
+            "overdue: overdue 1 min", "overdue: overdue 2 min", "overdue: overdue 1 h 05",
+        ]
+        tile = page.locator('[data-bed="bed-1"] .nibp-times .next')
+        await expect(tile).to_have_text(re.compile(r"^next in 1[45] min$"), timeout=3000)
+        await page.goto(u.live.url + "/#bed/bed-1")
+        detail = page.locator('[data-detail-metric="NIBP"] .next')
+        await expect(detail).to_have_text(re.compile(r"^next in 1[45] min$"), timeout=5000)
+        await expect(page.locator('[data-detail-metric="NIBP"] .sub')).to_contain_text("ago")
+        # Due in 13:50, in 0:45, 10 s ago, 2:10 ago (set and read at once, as the server
+        # would send it).
+        seen = await page.evaluate("""async () => {
+            const { patchBed, serverNow } = await import('/state.js');
+            const tile = document.querySelector('[data-bed="bed-1"] .nibp-times .next');
+            const detail = document.querySelector('[data-detail-metric="NIBP"] .next');
+            return [830, 45, -10, -130].map((left) => {
+                patchBed('bed-1', { nibp_due_at: serverNow() + left });
+                return [tile.textContent, tile.className, detail.textContent, detail.className];
+            });
+        }""")
+        assert seen == [
+            ["next in 13 min", "next", "next in 13 min", "next"],
+            ["next in 0:45", "next", "next in 0:45", "next"],
+            ["due now", "next due", "due now", "next due"],
+            ["overdue 2 min", "next overdue", "overdue 2 min", "next overdue"],
+        ]
+        await expect(detail).to_have_css("color", "rgb(255, 214, 10)")  # yellow: --medium
     assert not console_errors
 
 

@@ -2,8 +2,8 @@
 // Tiles are built once and updated in place (text only when it changed), so values
 // changing never move anything and the alarm flashing never restarts.
 
-import { el, setText, setClass, setAttr, num, duration, age, pctChange, PRIORITY_RANK }
-  from "./format.js";
+import { el, setText, setClass, setAttr, num, duration, age, pctChange, nibpCountdown,
+  PRIORITY_RANK } from "./format.js";
 import { state, serverNow, baselineOf, audioPaused } from "./state.js";
 import { Sweep } from "./waveform.js";
 import { act } from "./api.js";
@@ -221,10 +221,7 @@ export class Overview {
       setText(t.nibpAge, `${age(now - sys.time)} ago`);
       const dead = ["disconnected", "stale"].includes(devState(sys)) || !live;
       setClass(nb.box, "stale", dead);
-      const due = bed.nibp_due_at ?? sys.time + NIBP_CYCLE_S;
-      const left = due - now;
-      setText(t.nibpNext, left >= 0 ? `next ${duration(left)}` : `overdue ${duration(-left)}`);
-      setClass(t.nibpNext, "overdue", left < 0);
+      showNibpCountdown(t.nibpNext, bed, now);
       setText(t.nibpDelta, base?.sys ? pctChange(sys.value, base.sys) : "");
       setClass(t.nibpDelta, "up", base?.sys && sys.value >= base.sys * 1.2);
     } else {
@@ -232,6 +229,8 @@ export class Overview {
       setText(t.nibpMean, "");
       setText(t.nibpAge, "no NIBP yet");
       setText(t.nibpNext, "");
+      setClass(t.nibpNext, "due", false);
+      setClass(t.nibpNext, "overdue", false);
       setText(t.nibpDelta, "");
       setClass(nb.box, "stale", true);
     }
@@ -290,6 +289,21 @@ export class Overview {
   ids() {
     return [...this.tiles.keys()];
   }
+}
+
+/** When the next NIBP is due (POSIX seconds), or null before the first reading. */
+export function nibpDueAt(bed) {
+  const sys = bed.latest.NIBP_SYS;
+  return bed.nibp_due_at ?? (sys ? sys.time + NIBP_CYCLE_S : null);
+}
+
+/** "next in 13 min" / "due now" / "overdue 2 min" into `node` (tile and bed detail alike). */
+export function showNibpCountdown(node, bed, now) {
+  const due = nibpDueAt(bed);
+  const c = due === null ? { text: "", kind: "" } : nibpCountdown(due - now);
+  setText(node, c.text);
+  setClass(node, "due", c.kind === "due");
+  setClass(node, "overdue", c.kind === "overdue");
 }
 
 export function phaseText(a, now) {
