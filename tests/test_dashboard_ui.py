@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request, Response
 from playwright.async_api import Page, expect
 
 import tests.liveserver as liveserver_module
@@ -22,7 +23,7 @@ from simulators.nonin import NoninDeviceCodec
 from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS, Patient
 from tests.conftest import ARTIFACTS
-from tests.liveserver import LiveServer
+from tests.liveserver import TEST_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -63,10 +64,15 @@ def _codec(protocol: str) -> GeS5DeviceCodec | NoninDeviceCodec:
 
 @contextlib.asynccontextmanager
 async def running_unit(
-    tmp_path: Path, beds: list[Bed], page: Page, users: dict[str, str] | None = None
+    tmp_path: Path,
+    beds: list[Bed],
+    page: Page,
+    users: dict[str, str] | None = None,
+    csp: str | None = None,
 ) -> AsyncIterator[Unit]:
     """Start simulators and a live server (with ``users``, username -> role; by default the
-    test server's users); on exit leave the page first (so that its reconnection attempts
+    test server's users; sending ``csp`` as Content-Security-Policy on every response
+    that has none); on exit leave the page first (so that its reconnection attempts
     to the stopped server are not counted as errors)."""
     ports = [PtyPort(link=str(tmp_path / f"tty{i}")) for i in range(len(beds))]
     sims = [
@@ -101,6 +107,8 @@ async def running_unit(
     )
     db = str(tmp_path / "ui.db")
     live = LiveServer(unit, db=db, users=users, reconnect_max_s=0.5)
+    if csp:
+        add_policy(live.app, csp)
     await asyncio.to_thread(live.start)
     u = Unit(live, ports, sims, db, tmp_path, unit)
     try:
@@ -811,4 +819,134 @@ async def test_tile_names_and_baseline_in_full_at_1366x768(
             "Prov. baseline HR 100 · BP 140/90", "Pre-infusion · 1:02:03 in bed"
         ], problems
         assert not problems[2:], "\n".join(problems[2:])
+    assert not console_errors
+
+
+# ---- a strict Content-Security-Policy ------------------------------------------------------------
+
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+"""The policy the server is to send on every page: no inline script, style or handler."""
+
+REPORT_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', (e) =>
+    window.reportCspViolation([e.effectiveDirective, 'refused', e.blockedURI || 'inline', 'at',
+        `${e.sourceFile || location.pathname}:${e.lineNumber}`, e.sample].join(' ').trim()));"""
+
+
+def add_policy(app: FastAPI, policy: str) -> None:
+    """Send ``policy`` as Content-Security-Policy on every response that has none, as the
+    server is to. (Once the server sends its own, that one is kept and the test checks it
+    is this policy.) Not a Playwright route: a document fulfilled by a route has no
+    address, and Chromium's local-network checks then refuse its WebSocket to 127.0.0.1."""
+
+    @app.middleware("http")
+    async def content_security_policy(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+async def report_csp_violations(page: Page) -> list[str]:
+    """Every Content-Security-Policy violation the page's documents report, from now on."""
+    violations: list[str] = []
+    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
+    await page.add_init_script(REPORT_CSP_VIOLATIONS)
+    return violations
+
+
+async def prove_policy_in_force(page: Page, violations: list[str], errors: list[str]) -> None:
+    """A style attribute set through setAttribute is refused, and reported: the policy is in
+    force and the listener hears it. The deliberate violation is then forgotten."""
+    seen, logged = len(violations), len(errors)
+    await page.evaluate("""() => {
+        const probe = document.createElement('div');
+        probe.setAttribute('style', 'color: red');
+        document.body.append(probe);
+        probe.remove();
+    }""")
+    for _ in range(30):
+        if len(violations) > seen:
+            break
+        await asyncio.sleep(0.1)
+    assert len(violations) == seen + 1, f"the policy is not in force: {violations}"
+    assert violations.pop().startswith("style-src-attr refused inline"), violations
+    await asyncio.sleep(0.2)  # the browser's own console line about it
+    errors[logged:] = [e for e in errors[logged:] if "Content Security Policy" not in e]
+
+
+async def test_dashboard_and_sign_in_work_under_a_strict_csp(
+    page: Page, tmp_path: Path, console_errors
+) -> None:
+    """Both pages under the policy the server will send: signing in through the form, the
+    overview with live values and waveforms, the password dialog, the bed detail with trends,
+    the session forms and the confirm dialog. The browser reports no violation."""
+    async with running_unit(tmp_path, [Bed(), Bed()], page, csp=STRICT_CSP) as u:
+        violations = await report_csp_violations(page)
+        # Not signed in: a link to a bed leads to the sign-in page.
+        response = await page.goto(u.live.url + "/#bed/bed-2")
+        assert response is not None
+        assert response.headers.get("content-security-policy") == STRICT_CSP
+        await expect(page).to_have_url(re.compile(r"/login\?error=required"))
+        await expect(page.locator("#login-message")).to_have_text(
+            "Sign in to see the central station."
+        )
+        await expect(page.locator("#login-next")).to_have_value("/#bed/bed-2")
+        await prove_policy_in_force(page, violations, console_errors)
+        await page.locator("#login-username").fill(u.live.user)
+        await page.locator("#login-password").fill(TEST_PASSWORD)
+        await page.locator("#login-submit").click()
+        # The form's post and its redirect are allowed by form-action 'self'; back at the bed.
+        await expect(page.locator(".detail .d-label")).to_have_text("Bed 2", timeout=8000)
+        await admit(page, u, "bed-2", "CSP test")
+        await page.locator("a.back").click()
+        tile = page.locator('[data-bed="bed-2"]')
+        await expect(tile.locator('[data-metric="HR"] .value')).to_have_text(
+            re.compile(r"^\d+$"), timeout=5000
+        )
+        await expect(tile.locator(".patient")).to_have_text("CSP test · Day 1", timeout=5000)
+        await page.wait_for_function(
+            INK_AT_LEAST, arg=['[data-bed="bed-2"] canvas.strip-canvas', 300], timeout=8000
+        )
+        # Layout set from script (CSSOM, allowed): the tile grid.
+        assert await page.locator("#beds").evaluate("b => b.style.gridTemplateColumns") != ""
+        await page.locator("#sound-toggle").click()
+        await expect(page.locator("#sound-toggle")).to_have_text("Sound on")
+        await page.locator("#change-password").click()
+        await expect(page.locator("#password-dialog")).to_be_visible()
+        await page.locator("#password-cancel").click()
+        await expect(page.locator("#password-dialog")).to_be_hidden()
+        # The bed detail: waveforms, trends, the session's forms.
+        await tile.locator('[data-metric="SPO2"]').click()
+        await expect(page.locator(".detail .d-patient")).to_contain_text("CSP test")
+        await page.wait_for_function(
+            INK_AT_LEAST, arg=['canvas[data-wave="ECG"]', 300], timeout=8000
+        )
+        await expect(page.locator("canvas.trend-canvas")).to_have_attribute(
+            "data-points", re.compile(r"^\d+$"), timeout=8000
+        )
+        # The pain scales' 11 segments are laid out by a custom property set from script.
+        segs = page.locator('[data-scale="pain"] .segs')
+        columns = await segs.evaluate("s => getComputedStyle(s).gridTemplateColumns")
+        assert len(columns.split()) == 11, columns
+        await page.locator('[data-scale="pain"] .seg[data-value="4"]').click()
+        await expect(page.locator('[data-scale="pain"] .seg-value')).to_have_text("4")
+        await page.locator('[data-scale="pain"] .seg[data-value="4"]').click()  # clears it
+        await expect(page.locator('[data-scale="pain"] .seg-value')).to_have_text("—")
+        await page.locator('[data-action="infusion-start"]').click()
+        await expect(page.locator("#confirm-dialog")).to_be_visible()
+        await page.locator('#confirm-dialog button[value="cancel"]').click()
+        await expect(page.locator("#confirm-dialog")).to_be_hidden()
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#beds")).to_be_visible()
+        await prove_policy_in_force(page, violations, console_errors)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-ui-strict-csp.png"))
+        # Signing out is a form post too.
+        await page.locator("#sign-out").click()
+        await expect(page.locator("#login-message")).to_have_text("You are signed out.")
+        assert not violations, "\n".join(violations)
     assert not console_errors

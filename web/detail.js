@@ -714,15 +714,18 @@ function field(label, input) {
  */
 function segmented(name, label, options) {
   const value = el("span", { class: "seg-value", "aria-hidden": "true" });
+  const segs = el("div", { class: "segs" });
+  segs.style.setProperty("--n", String(options.length)); // CSSOM: allowed by style-src 'self'
   const group = el("fieldset", { class: "segmented", "data-scale": name },
     el("legend", {}, el("span", { textContent: label }), value),
-    el("div", { class: "segs", style: `--n: ${options.length}` }, ...options.map((o) =>
-      el("label", { class: "seg", "data-value": o.value },
-        el("input", { type: "radio", name, value: o.value,
-          "aria-label": o.sub ? `${o.text} ${o.sub}` : o.text }),
-        el("span", { class: "seg-face" },
-          el("span", { class: "seg-num", textContent: o.text }),
-          o.sub ? el("span", { class: "seg-sub", textContent: o.sub }) : null)))));
+    segs);
+  segs.append(...options.map((o) =>
+    el("label", { class: "seg", "data-value": o.value },
+      el("input", { type: "radio", name, value: o.value,
+        "aria-label": o.sub ? `${o.text} ${o.sub}` : o.text }),
+      el("span", { class: "seg-face" },
+        el("span", { class: "seg-num", textContent: o.text }),
+        o.sub ? el("span", { class: "seg-sub", textContent: o.sub }) : null))));
   group.addEventListener("click", (ev) => {
     const input = ev.target;
     if (!(input instanceof HTMLInputElement) || input.type !== "radio") return;

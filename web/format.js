@@ -1,6 +1,11 @@
 // Small DOM and formatting helpers shared by the modules. No state here.
 
-/** Create an element: el("div", {class: "x", "data-bed": "b1", textContent: "hi"}, child...). */
+/**
+ * Create an element: el("div", {class: "x", "data-bed": "b1", textContent: "hi"}, child...).
+ * Handlers are properties (onclick: fn), never attributes, and there is no "style": the
+ * pages run under a Content-Security-Policy without 'unsafe-inline' (docs/development.md),
+ * so styles come from style.css or are set through node.style.
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
