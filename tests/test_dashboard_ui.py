@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI, Request, Response
 from playwright.async_api import Page, expect
 
 import tests.liveserver as liveserver_module
@@ -22,7 +23,7 @@ from simulators.nonin import NoninDeviceCodec
 from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS, Patient
 from tests.conftest import ARTIFACTS
-from tests.liveserver import LiveServer
+from tests.liveserver import TEST_PASSWORD, LiveServer
 
 pytestmark = pytest.mark.browser
 
@@ -63,10 +64,15 @@ def _codec(protocol: str) -> GeS5DeviceCodec | NoninDeviceCodec:
 
 @contextlib.asynccontextmanager
 async def running_unit(
-    tmp_path: Path, beds: list[Bed], page: Page, users: dict[str, str] | None = None
+    tmp_path: Path,
+    beds: list[Bed],
+    page: Page,
+    users: dict[str, str] | None = None,
+    csp: str | None = None,
 ) -> AsyncIterator[Unit]:
     """Start simulators and a live server (with ``users``, username -> role; by default the
-    test server's users); on exit leave the page first (so that its reconnection attempts
+    test server's users; sending ``csp`` as Content-Security-Policy on every response
+    that has none); on exit leave the page first (so that its reconnection attempts
     to the stopped server are not counted as errors)."""
     ports = [PtyPort(link=str(tmp_path / f"tty{i}")) for i in range(len(beds))]
     sims = [
@@ -101,6 +107,8 @@ async def running_unit(
     )
     db = str(tmp_path / "ui.db")
     live = LiveServer(unit, db=db, users=users, reconnect_max_s=0.5)
+    if csp:
+        add_policy(live.app, csp)
     await asyncio.to_thread(live.start)
     u = Unit(live, ports, sims, db, tmp_path, unit)
     try:
@@ -201,7 +209,10 @@ async def test_live_values_within_3_seconds(page: Page, tmp_path: Path, console_
         await expect(tile.locator('[data-metric="NIBP"] .value')).to_have_text(
             re.compile(r"^\d{2,3}/\d{2,3}$"), timeout=3000
         )
-        await expect(tile.locator(".nibp-times .next")).to_have_text(re.compile(r"^next \d+:\d\d$"))
+        # A fresh reading: the next one in 15 minutes, said as a countdown.
+        await expect(tile.locator(".nibp-times .next")).to_have_text(
+            re.compile(r"^next in 1[45] min$")
+        )
         await expect(tile.locator(".state")).to_have_text("connected")
         await expect(page.locator("#connection-banner")).to_be_hidden()
     assert not console_errors
@@ -485,6 +496,51 @@ async def test_audio_pause_countdown(page: Page, tmp_path: Path, console_errors)
     assert not console_errors
 
 
+async def test_nibp_countdown_says_next_in_due_now_and_overdue(
+    page: Page, tmp_path: Path, console_errors
+) -> None:
+    """The time to the next NIBP never reads as a clock time ("next 13:50"), and the tile
+    and the bed detail say the same."""
+    async with running_unit(tmp_path, [Bed()], page) as u:
+        await open_dashboard(page, u)
+        words = await page.evaluate("""async () => {
+            const { nibpCountdown } = await import('/format.js');
+            return [900, 830, 120, 119.5, 119, 45, 0.2, 0, -59.5, -60, -130, -3900]
+                .map((s) => { const c = nibpCountdown(s); return `${c.kind}: ${c.text}`; });
+        }""")
+        assert words == [
+            "next: next in 15 min", "next: next in 13 min", "next: next in 2 min",
+            "next: next in 2 min", "next: next in 1:59", "next: next in 0:45",
+            "next: next in 0:01", "due: due now", "due: due now",
+            "overdue: overdue 1 min", "overdue: overdue 2 min", "overdue: overdue 1 h 05",
+        ]
+        tile = page.locator('[data-bed="bed-1"] .nibp-times .next')
+        await expect(tile).to_have_text(re.compile(r"^next in 1[45] min$"), timeout=3000)
+        await page.goto(u.live.url + "/#bed/bed-1")
+        detail = page.locator('[data-detail-metric="NIBP"] .next')
+        await expect(detail).to_have_text(re.compile(r"^next in 1[45] min$"), timeout=5000)
+        await expect(page.locator('[data-detail-metric="NIBP"] .sub')).to_contain_text("ago")
+        # Due in 13:50, in 0:45, 10 s ago, 2:10 ago (set and read at once, as the server
+        # would send it).
+        seen = await page.evaluate("""async () => {
+            const { patchBed, serverNow } = await import('/state.js');
+            const tile = document.querySelector('[data-bed="bed-1"] .nibp-times .next');
+            const detail = document.querySelector('[data-detail-metric="NIBP"] .next');
+            return [830, 45, -10, -130].map((left) => {
+                patchBed('bed-1', { nibp_due_at: serverNow() + left });
+                return [tile.textContent, tile.className, detail.textContent, detail.className];
+            });
+        }""")
+        assert seen == [
+            ["next in 13 min", "next", "next in 13 min", "next"],
+            ["next in 0:45", "next", "next in 0:45", "next"],
+            ["due now", "next due", "due now", "next due"],
+            ["overdue 2 min", "next overdue", "overdue 2 min", "next overdue"],
+        ]
+        await expect(detail).to_have_css("color", "rgb(255, 214, 10)")  # yellow: --medium
+    assert not console_errors
+
+
 # ---- bed detail and session flow ---------------------------------------------------------------
 
 
@@ -639,4 +695,259 @@ async def test_overview_8_beds_at_1366x768(page: Page, tmp_path: Path, console_e
 
 async def test_overview_16_beds_at_1920x1080(page: Page, tmp_path: Path, console_errors) -> None:
     await _overview_screenshot(page, tmp_path, 16, 1920, 1080, "dashboard-ui-16-beds-1920x1080.png")
+    assert not console_errors
+
+
+# ---- tile labels in full at the small station screen ---------------------------------------------
+
+TILE_TEXT_PROBLEMS = """() => [...document.querySelectorAll('[data-bed]')].flatMap((tile) => {
+    const box = tile.getBoundingClientRect();
+    const where = (e) => `${tile.dataset.bed} .${e.className.split(' ')[0]}`;
+    // Every label in full: not cut (no ellipsis, no overflow), inside the tile, not tiny.
+    const texts = [...tile.querySelectorAll(
+            '.bed-label, .patient, .state, .baseline, .phase, .audio-paused')]
+        .filter((e) => e.textContent.trim())
+        .flatMap((e) => {
+            const r = e.getBoundingClientRect();
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect();
+            const size = parseFloat(getComputedStyle(e).fontSize);
+            const why = [];
+            if (e.scrollWidth > e.clientWidth)
+                why.push(`scrollWidth ${e.scrollWidth} > clientWidth ${e.clientWidth}`);
+            if (e.scrollHeight > e.clientHeight + 1)
+                why.push(`scrollHeight ${e.scrollHeight} > clientHeight ${e.clientHeight}`);
+            if (text.left < r.left - 1 || text.right > r.right + 1)
+                why.push(`text ${text.left}-${text.right} outside its box ${r.left}-${r.right}`);
+            if (text.left < box.left || text.right > box.right || text.bottom > box.bottom + 1)
+                why.push('text outside the tile');
+            if (size < 11) why.push(`font ${size}px`);
+            return why.length ? [`${where(e)}: "${e.textContent}": ${why.join(', ')}`] : [];
+        });
+    // A line that wraps takes room from the strip, never from its neighbours: the rows
+    // do not overlap and their content does not spill out of them.
+    const rows = [...tile.children];
+    const stacked = rows.flatMap((e, i) => {
+        const r = e.getBoundingClientRect();
+        const why = [];
+        if (i && r.top < rows[i - 1].getBoundingClientRect().bottom - 1)
+            why.push('overlaps the row above');
+        if (r.bottom > box.bottom + 1) why.push('below the tile');
+        if (!e.classList.contains('strip')) {
+            const out = [...e.querySelectorAll('*')].filter((c) => {
+                const cr = c.getBoundingClientRect();
+                return cr.height && (cr.top < r.top - 1 || cr.bottom > r.bottom + 1);
+            });
+            if (out.length) why.push(`.${out[0].className} spills out of its row`);
+        }
+        return why.length ? [`${where(e)}: ${why.join(', ')}`] : [];
+    });
+    return [...texts, ...stacked];
+})"""
+
+
+@pytest.mark.parametrize("n", [8, 16])
+async def test_tile_names_and_baseline_in_full_at_1366x768(
+    page: Page, tmp_path: Path, console_errors, n: int
+) -> None:
+    """The demo's labels at the small station screen ("Demo patient 10 · Day 10" on a bed
+    whose device is offline, "NO BASELINE" beside the pre-infusion time) are shown in full,
+    never cut with an ellipsis, and a line that has to wrap pushes nothing onto another."""
+    beds = [Bed(hr=60 + 3 * i, sys=112 + 2 * i) for i in range(n - 1)] + [Bed(protocol="nonin")]
+    async with running_unit(tmp_path, beds, page) as u:
+        await page.set_viewport_size({"width": 1366, "height": 768})
+        await open_dashboard(page, u)
+        # As the demo does: every bed admitted, all but the last with a baseline and the
+        # infusion running; the last (an oximeter only: no ECG, no NIBP) has no baseline.
+        for i in range(n):
+            bed = f"bed-{i + 1}"
+            await admit(page, u, bed, f"Demo patient {i + 1}", day=1 + i % 10)
+            if i == n - 1:
+                continue
+            res = await page.request.post(
+                f"{u.live.url}/api/beds/{bed}/baseline",
+                data={"reason": "demo: resting values", "hr": 100 + i, "sys": 140, "dia": 90},
+            )
+            assert res.ok, await res.text()
+            res = await page.request.post(f"{u.live.url}/api/beds/{bed}/infusion/start", data={})
+            assert res.ok, await res.text()
+        # "Bed 10 Demo patient 10 · Day 10", its device lost and the alarm audio paused.
+        offline = min(10, n - 1)
+        await u.stop_device(offline - 1)
+        res = await page.request.post(
+            f"{u.live.url}/api/beds/bed-{offline}/audio-pause", data={"seconds": 120}
+        )
+        assert res.ok, await res.text()
+        await expect(page.locator(f'[data-bed="bed-{offline}"]')).to_have_class(
+            re.compile(r"\boffline\b"), timeout=8000
+        )
+        await expect(page.locator(f'[data-bed="bed-{offline}"] .state')).to_have_text(
+            "device offline"
+        )
+        await expect(page.locator(f'[data-bed="bed-{offline}"] .audio-paused')).to_have_text(
+            re.compile(r"^audio paused \d:\d\d$")
+        )
+        for i in range(n):
+            tile = page.locator(f'[data-bed="bed-{i + 1}"]')
+            await expect(tile.locator(".patient")).to_have_text(
+                f"Demo patient {i + 1} · Day {1 + i % 10}"
+            )
+            await expect(tile.locator(".baseline")).to_have_text(
+                "NO BASELINE" if i == n - 1 else f"Baseline HR {100 + i} · BP 140/90"
+            )
+        await expect(page.locator(f'[data-bed="bed-{n}"] .phase')).to_have_text(
+            re.compile(r"^Pre-infusion · \d+:\d\d in bed$")
+        )
+        problems = await page.evaluate(TILE_TEXT_PROBLEMS)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / f"dashboard-ui-{n}-beds-labels-1366x768.png"))
+        assert not problems, "\n".join(problems)
+        # The longest bottom line there is: a provisional HR and BP baseline an hour into
+        # the pre-infusion phase (shown as the server would send it, measured at once).
+        problems = await page.evaluate(f"""async () => {{
+            const {{ patchBed, serverNow, state }} = await import('/state.js');
+            const bed = state.beds.get('bed-{n - 1}');
+            patchBed('bed-{n - 1}', {{
+                baseline: {{ hr: 100, sys: 140, dia: 90, preview: true }},
+                admission: {{ ...bed.admission, phase: 'pre_infusion',
+                              infusion_started_at: null, admitted_at: serverNow() - 3723 }} }});
+            const tile = document.querySelector('[data-bed="bed-{n - 1}"]');
+            return [tile.querySelector('.baseline').textContent,
+                    tile.querySelector('.phase').textContent, ...({TILE_TEXT_PROBLEMS})()];
+        }}""")
+        assert problems[:2] == [
+            "Prov. baseline HR 100 · BP 140/90", "Pre-infusion · 1:02:03 in bed"
+        ], problems
+        assert not problems[2:], "\n".join(problems[2:])
+    assert not console_errors
+
+
+# ---- a strict Content-Security-Policy ------------------------------------------------------------
+
+STRICT_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+"""The policy the server is to send on every page: no inline script, style or handler."""
+
+REPORT_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', (e) =>
+    window.reportCspViolation([e.effectiveDirective, 'refused', e.blockedURI || 'inline', 'at',
+        `${e.sourceFile || location.pathname}:${e.lineNumber}`, e.sample].join(' ').trim()));"""
+
+
+def add_policy(app: FastAPI, policy: str) -> None:
+    """Send ``policy`` as Content-Security-Policy on every response that has none, as the
+    server is to. (Once the server sends its own, that one is kept and the test checks it
+    is this policy.) Not a Playwright route: a document fulfilled by a route has no
+    address, and Chromium's local-network checks then refuse its WebSocket to 127.0.0.1."""
+
+    @app.middleware("http")
+    async def content_security_policy(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        response.headers.setdefault("Content-Security-Policy", policy)
+        return response
+
+
+async def report_csp_violations(page: Page) -> list[str]:
+    """Every Content-Security-Policy violation the page's documents report, from now on."""
+    violations: list[str] = []
+    await page.expose_function("reportCspViolation", lambda text: violations.append(text))
+    await page.add_init_script(REPORT_CSP_VIOLATIONS)
+    return violations
+
+
+async def prove_policy_in_force(page: Page, violations: list[str], errors: list[str]) -> None:
+    """A style attribute set through setAttribute is refused, and reported: the policy is in
+    force and the listener hears it. The deliberate violation is then forgotten."""
+    seen, logged = len(violations), len(errors)
+    await page.evaluate("""() => {
+        const probe = document.createElement('div');
+        probe.setAttribute('style', 'color: red');
+        document.body.append(probe);
+        probe.remove();
+    }""")
+    for _ in range(30):
+        if len(violations) > seen:
+            break
+        await asyncio.sleep(0.1)
+    assert len(violations) == seen + 1, f"the policy is not in force: {violations}"
+    assert violations.pop().startswith("style-src-attr refused inline"), violations
+    await asyncio.sleep(0.2)  # the browser's own console line about it
+    errors[logged:] = [e for e in errors[logged:] if "Content Security Policy" not in e]
+
+
+async def test_dashboard_and_sign_in_work_under_a_strict_csp(
+    page: Page, tmp_path: Path, console_errors
+) -> None:
+    """Both pages under the policy the server will send: signing in through the form, the
+    overview with live values and waveforms, the password dialog, the bed detail with trends,
+    the session forms and the confirm dialog. The browser reports no violation."""
+    async with running_unit(tmp_path, [Bed(), Bed()], page, csp=STRICT_CSP) as u:
+        violations = await report_csp_violations(page)
+        # Not signed in: a link to a bed leads to the sign-in page.
+        response = await page.goto(u.live.url + "/#bed/bed-2")
+        assert response is not None
+        assert response.headers.get("content-security-policy") == STRICT_CSP
+        await expect(page).to_have_url(re.compile(r"/login\?error=required"))
+        await expect(page.locator("#login-message")).to_have_text(
+            "Sign in to see the central station."
+        )
+        await expect(page.locator("#login-next")).to_have_value("/#bed/bed-2")
+        await prove_policy_in_force(page, violations, console_errors)
+        await page.locator("#login-username").fill(u.live.user)
+        await page.locator("#login-password").fill(TEST_PASSWORD)
+        await page.locator("#login-submit").click()
+        # The form's post and its redirect are allowed by form-action 'self'; back at the bed.
+        await expect(page.locator(".detail .d-label")).to_have_text("Bed 2", timeout=8000)
+        await admit(page, u, "bed-2", "CSP test")
+        await page.locator("a.back").click()
+        tile = page.locator('[data-bed="bed-2"]')
+        await expect(tile.locator('[data-metric="HR"] .value')).to_have_text(
+            re.compile(r"^\d+$"), timeout=5000
+        )
+        await expect(tile.locator(".patient")).to_have_text("CSP test · Day 1", timeout=5000)
+        await page.wait_for_function(
+            INK_AT_LEAST, arg=['[data-bed="bed-2"] canvas.strip-canvas', 300], timeout=8000
+        )
+        # Layout set from script (CSSOM, allowed): the tile grid.
+        assert await page.locator("#beds").evaluate("b => b.style.gridTemplateColumns") != ""
+        await page.locator("#sound-toggle").click()
+        await expect(page.locator("#sound-toggle")).to_have_text("Sound on")
+        await page.locator("#change-password").click()
+        await expect(page.locator("#password-dialog")).to_be_visible()
+        await page.locator("#password-cancel").click()
+        await expect(page.locator("#password-dialog")).to_be_hidden()
+        # The bed detail: waveforms, trends, the session's forms.
+        await tile.locator('[data-metric="SPO2"]').click()
+        await expect(page.locator(".detail .d-patient")).to_contain_text("CSP test")
+        await page.wait_for_function(
+            INK_AT_LEAST, arg=['canvas[data-wave="ECG"]', 300], timeout=8000
+        )
+        await expect(page.locator("canvas.trend-canvas")).to_have_attribute(
+            "data-points", re.compile(r"^\d+$"), timeout=8000
+        )
+        # The pain scales' 11 segments are laid out by a custom property set from script.
+        segs = page.locator('[data-scale="pain"] .segs')
+        columns = await segs.evaluate("s => getComputedStyle(s).gridTemplateColumns")
+        assert len(columns.split()) == 11, columns
+        await page.locator('[data-scale="pain"] .seg[data-value="4"]').click()
+        await expect(page.locator('[data-scale="pain"] .seg-value')).to_have_text("4")
+        await page.locator('[data-scale="pain"] .seg[data-value="4"]').click()  # clears it
+        await expect(page.locator('[data-scale="pain"] .seg-value')).to_have_text("—")
+        await page.locator('[data-action="infusion-start"]').click()
+        await expect(page.locator("#confirm-dialog")).to_be_visible()
+        await page.locator('#confirm-dialog button[value="cancel"]').click()
+        await expect(page.locator("#confirm-dialog")).to_be_hidden()
+        await page.keyboard.press("Escape")
+        await expect(page.locator("#beds")).to_be_visible()
+        await prove_policy_in_force(page, violations, console_errors)
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / "dashboard-ui-strict-csp.png"))
+        # Signing out is a form post too.
+        await page.locator("#sign-out").click()
+        await expect(page.locator("#login-message")).to_have_text("You are signed out.")
+        assert not violations, "\n".join(violations)
     assert not console_errors

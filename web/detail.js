@@ -8,7 +8,7 @@ import { state, serverNow, baselineOf } from "./state.js";
 import { Sweep } from "./waveform.js";
 import { drawTrends } from "./trends.js";
 import { getJSON, act, toast, ApiError } from "./api.js";
-import { phaseText } from "./tiles.js";
+import { phaseText, showNibpCountdown } from "./tiles.js";
 
 const TREND_METRICS = ["HR", "SPO2", "PR", "NIBP_SYS", "NIBP_DIA"];
 const REFRESH_MS = 10000;
@@ -105,11 +105,11 @@ export class Detail {
   }
 
   build(bed) {
-    const dn = (key, label, unit) => el("div", { class: `dnum m-${key.toLowerCase()}`, "data-detail-metric": key },
+    const dn = (key, label, unit, ...extra) => el("div", { class: `dnum m-${key.toLowerCase()}`, "data-detail-metric": key },
       el("span", { class: "label", textContent: label }),
       el("span", { class: "value", textContent: "---" }),
       el("span", { class: "unit", textContent: unit }),
-      el("span", { class: "sub" }));
+      el("span", { class: "sub" }), ...extra);
     const ecg = el("canvas", { class: "wave-canvas", "data-wave": "ECG", "aria-label": "ECG waveform" });
     const pleth = el("canvas", { class: "wave-canvas", "data-wave": "PLETH", "aria-label": "Pleth waveform" });
     this.trendCanvas = el("canvas", { class: "trend-canvas", "aria-label": "Trends of the session" });
@@ -129,7 +129,7 @@ export class Detail {
         el("section", { class: "d-live", "aria-label": "Live" },
           el("div", { class: "d-nums" },
             dn("HR", "HR (ECG)", "/min"), dn("SPO2", "SpO₂", "%"), dn("PR", "Pulse", "/min"),
-            dn("NIBP", "NIBP", "mmHg")),
+            dn("NIBP", "NIBP", "mmHg", el("span", { class: "next" }))),
           el("div", { class: "wave" }, el("span", { class: "wave-label", textContent: "ECG" }), ecg),
           el("div", { class: "wave" }, el("span", { class: "wave-label pleth", textContent: "Pleth" }), pleth),
           el("h3", { textContent: "Trends" }),
@@ -195,6 +195,7 @@ export class Detail {
     setText(nbox.querySelector(".sub"), sys ? `${age(now - sys.time)} ago` +
       (base?.sys ? ` · base ${num(base.sys)} ${pctChange(sys.value, base.sys)}` : "") : "");
     setClass(nbox, "stale", !sys || !state.live);
+    showNibpCountdown(nbox.querySelector(".next"), bed, now);
 
     // Controls (with forms the nurse may be typing in) are rebuilt only when the phase
     // changes; the facts (admission, baseline and its provenance) whenever they change.
@@ -713,15 +714,18 @@ function field(label, input) {
  */
 function segmented(name, label, options) {
   const value = el("span", { class: "seg-value", "aria-hidden": "true" });
+  const segs = el("div", { class: "segs" });
+  segs.style.setProperty("--n", String(options.length)); // CSSOM: allowed by style-src 'self'
   const group = el("fieldset", { class: "segmented", "data-scale": name },
     el("legend", {}, el("span", { textContent: label }), value),
-    el("div", { class: "segs", style: `--n: ${options.length}` }, ...options.map((o) =>
-      el("label", { class: "seg", "data-value": o.value },
-        el("input", { type: "radio", name, value: o.value,
-          "aria-label": o.sub ? `${o.text} ${o.sub}` : o.text }),
-        el("span", { class: "seg-face" },
-          el("span", { class: "seg-num", textContent: o.text }),
-          o.sub ? el("span", { class: "seg-sub", textContent: o.sub }) : null)))));
+    segs);
+  segs.append(...options.map((o) =>
+    el("label", { class: "seg", "data-value": o.value },
+      el("input", { type: "radio", name, value: o.value,
+        "aria-label": o.sub ? `${o.text} ${o.sub}` : o.text }),
+      el("span", { class: "seg-face" },
+        el("span", { class: "seg-num", textContent: o.text }),
+        o.sub ? el("span", { class: "seg-sub", textContent: o.sub }) : null))));
   group.addEventListener("click", (ev) => {
     const input = ev.target;
     if (!(input instanceof HTMLInputElement) || input.type !== "radio") return;

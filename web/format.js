@@ -1,6 +1,11 @@
 // Small DOM and formatting helpers shared by the modules. No state here.
 
-/** Create an element: el("div", {class: "x", "data-bed": "b1", textContent: "hi"}, child...). */
+/**
+ * Create an element: el("div", {class: "x", "data-bed": "b1", textContent: "hi"}, child...).
+ * Handlers are properties (onclick: fn), never attributes, and there is no "style": the
+ * pages run under a Content-Security-Policy without 'unsafe-inline' (docs/development.md),
+ * so styles come from style.css or are set through node.style.
+ */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
@@ -52,6 +57,26 @@ export function age(seconds) {
   if (s < 60) return `${s} s`;
   if (s < 3600) return `${Math.floor(s / 60)} min`;
   return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))}`;
+}
+
+/**
+ * The time to the next NIBP, worded so that it cannot be read as a clock time ("next
+ * 13:50" could be ten to two): "next in 13 min"; "next in 1:45" in the last two minutes;
+ * "due now" for the first minute after it was due; then "overdue 2 min". Returns the text
+ * and its kind: "next", "due" or "overdue".
+ */
+export function nibpCountdown(secondsLeft) {
+  const s = Math.ceil(secondsLeft);
+  if (s >= 120) return { text: `next in ${minutes(s)}`, kind: "next" };
+  if (s > 0) return { text: `next in ${Math.floor(s / 60)}:${pad(s % 60)}`, kind: "next" };
+  if (-s < 60) return { text: "due now", kind: "due" };
+  return { text: `overdue ${minutes(-s)}`, kind: "overdue" };
+}
+
+/** Whole minutes, short: "13 min", "1 h 05". */
+function minutes(seconds) {
+  const m = Math.floor(seconds / 60);
+  return m < 60 ? `${m} min` : `${Math.floor(m / 60)} h ${pad(m % 60)}`;
 }
 
 /** POSIX seconds as local HH:MM:SS. */

@@ -2,7 +2,7 @@
 // Tiles are built once and updated in place (text only when it changed), so values
 // changing never move anything and the alarm flashing never restarts.
 
-import { el, setText, setClass, setAttr, num, duration, age, pctChange }
+import { el, setText, setClass, setAttr, num, duration, age, pctChange, nibpCountdown }
   from "./format.js";
 import { state, serverNow, baselineOf, audioPaused } from "./state.js";
 import { Sweep } from "./waveform.js";
@@ -105,8 +105,9 @@ export class Overview {
         el("header", { class: "tile-head" },
           el("a", { class: "bed-label", href: `#bed/${encodeURIComponent(id)}`,
             textContent: bed.label || id }),
-          el("span", { class: "patient" }),
-          el("span", { class: "state" })),
+          // The name may wrap; "· Day 3" stays in one piece.
+          el("span", { class: "patient" }, el("span", { class: "patient-name" }), " ",
+            el("span", { class: "patient-day" }))),
         el("div", { class: "alarm-band", "aria-hidden": "true" },
           el("span", { class: "alarm-text" }), el("span", { class: "alarm-more" })),
         el("div", { class: "vitals" },
@@ -120,13 +121,14 @@ export class Overview {
         el("div", { class: "session-line" },
           el("span", { class: "baseline" }), el("span", { class: "phase" })),
         el("footer", { class: "tile-foot" },
-          pauseBtn, el("span", { class: "audio-paused", role: "status" }))),
+          pauseBtn, el("span", { class: "audio-paused", role: "status" }),
+          el("span", { class: "state" }))),
       hrDelta, nibpMean, nibpDelta, nibpAge, nibpNext, stripLabel, pauseBtn,
     };
     const q = (sel) => refs.root.querySelector(sel);
     Object.assign(refs, {
-      patient: q(".patient"), state: q(".state"), band: q(".alarm-band"),
-      bandText: q(".alarm-text"), bandMore: q(".alarm-more"), baseline: q(".baseline"),
+      patientName: q(".patient-name"), patientDay: q(".patient-day"), state: q(".state"),
+      band: q(".alarm-band"), bandText: q(".alarm-text"), bandMore: q(".alarm-more"), baseline: q(".baseline"),
       phase: q(".phase"), paused: q(".audio-paused"),
       metrics: Object.fromEntries(["HR", "SPO2", "PR", "NIBP"].map((m) => {
         const box = q(`[data-metric="${m}"]`);
@@ -219,10 +221,7 @@ export class Overview {
       setText(t.nibpAge, `${age(now - sys.time)} ago`);
       const dead = ["disconnected", "stale"].includes(devState(sys)) || !live;
       setClass(nb.box, "stale", dead);
-      const due = bed.nibp_due_at ?? sys.time + NIBP_CYCLE_S;
-      const left = due - now;
-      setText(t.nibpNext, left >= 0 ? `next ${duration(left)}` : `overdue ${duration(-left)}`);
-      setClass(t.nibpNext, "overdue", left < 0);
+      showNibpCountdown(t.nibpNext, bed, now);
       setText(t.nibpDelta, base?.sys ? pctChange(sys.value, base.sys) : "");
       setClass(t.nibpDelta, "up", base?.sys && sys.value >= base.sys * 1.2);
     } else {
@@ -230,6 +229,8 @@ export class Overview {
       setText(t.nibpMean, "");
       setText(t.nibpAge, "no NIBP yet");
       setText(t.nibpNext, "");
+      setClass(t.nibpNext, "due", false);
+      setClass(t.nibpNext, "overdue", false);
       setText(t.nibpDelta, "");
       setClass(nb.box, "stale", true);
     }
@@ -240,13 +241,13 @@ export class Overview {
     // Admission and baseline.
     const a = bed.admission;
     if (a && a.phase !== "discharged") {
-      const bits = [a.patient_label];
-      if (a.infusion_day) bits.push(`Day ${a.infusion_day}`);
-      setText(t.patient, bits.join(" · "));
+      setText(t.patientName, a.patient_label);
+      setText(t.patientDay, a.infusion_day ? `· Day ${a.infusion_day}` : "");
       setText(t.phase, phaseText(a, now));
       setAttr(t.phase, "data-phase", a.phase);
     } else {
-      setText(t.patient, "no patient");
+      setText(t.patientName, "no patient");
+      setText(t.patientDay, "");
       setText(t.phase, "");
       setAttr(t.phase, "data-phase", null);
     }
@@ -288,6 +289,21 @@ export class Overview {
   ids() {
     return [...this.tiles.keys()];
   }
+}
+
+/** When the next NIBP is due (POSIX seconds), or null before the first reading. */
+export function nibpDueAt(bed) {
+  const sys = bed.latest.NIBP_SYS;
+  return bed.nibp_due_at ?? (sys ? sys.time + NIBP_CYCLE_S : null);
+}
+
+/** "next in 13 min" / "due now" / "overdue 2 min" into `node` (tile and bed detail alike). */
+export function showNibpCountdown(node, bed, now) {
+  const due = nibpDueAt(bed);
+  const c = due === null ? { text: "", kind: "" } : nibpCountdown(due - now);
+  setText(node, c.text);
+  setClass(node, "due", c.kind === "due");
+  setClass(node, "overdue", c.kind === "overdue");
 }
 
 export function phaseText(a, now) {
