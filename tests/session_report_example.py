@@ -100,7 +100,7 @@ def _events() -> list[dict[str, Any]]:
                 "voided": voided, "amended": amended}
 
     return [
-        event("08:15", "premedication", {"drug": "clonidine", "dose_mg": 0.1, "route": "oral"}),
+        event("08:15", "premedication", {"drug": "clonidine", "dose_mg": 0.1, "route": "PO"}),
         event("08:20", "journal", {"pain": 7, "worst_pain": 9, "least_pain": 5, "pain_24h": 8,
                                    "affective": 2, "punishing": 1, "movement": 6,
                                    "relief_percent": 10, "character": ["aching", "burning"],

@@ -9,7 +9,7 @@ from typing import Any
 import pypdf
 import pytest
 
-from monitor.records.charting import JOURNAL_SCALES
+from monitor.records.vocabulary import JOURNAL_SCALES
 from monitor.reports.pdf import MEASURE_LABELS
 from monitor.reports.session_pdf import TITLE, session_report_pdf
 from tests.session_report_example import NIBP, REPORT, at, session_report
@@ -65,7 +65,7 @@ def test_session_pdf_doses_steps_and_premedication(text: str) -> None:
     for line in ("2024-01-10 08:40 start ada \u2013", "2024-01-10 10:10 pause ben to the toilet",
                  "2024-01-10 10:18 resume ben \u2013", "2024-01-10 12:40 stop ada completed"):
         assert line in text
-    assert "2024-01-10 08:15 clonidine 0.1 mg oral ada" in text
+    assert "2024-01-10 08:15 clonidine 0.1 mg PO ada" in text
     assert "2024-01-10 08:30 midazolam 2 mg IV ben" in text
 
 
@@ -135,8 +135,11 @@ def test_session_pdf_side_effects_journal_and_notes(text: str) -> None:
     assert "1 voided charted entry not shown." in text
     assert "Recorded 2024-01-10 08:20 by ada" in text
     journal = next(e["detail"] for e in REPORT["events"] if e["kind"] == "journal")
-    for name, (low, high) in JOURNAL_SCALES.items():
-        assert f"{MEASURE_LABELS[name]} {journal[name]} {low}-{high}" in text
+    for name, scale in JOURNAL_SCALES.items():
+        assert f"{MEASURE_LABELS[name]} {journal[name]} {scale.low}-{scale.high}" in text
+    assert "Pain intensity 7 0-10 (0 no pain, 10 worst pain possible)" in text
+    assert "Affective component of pain 2 0-4 (0 none, 1 mild, 2 moderate, 3 severe, 4 very" \
+        in text
     assert "Pain character aching, burning burning, aching, punishing" in text
     assert "Skin colour change yes yes/no" in text
     assert "2024-01-10 12:50 ben (amended) Comfortable after the infusion" in text

@@ -24,8 +24,8 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MultipleLocator
 
-from monitor.records.charting import JOURNAL_SCALES
 from monitor.records.episodes import Episode, summarise
+from monitor.records.vocabulary import JOURNAL_SCALES, PAIN_CHARACTERS, Scale
 from monitor.reports.pdf import (
     DASH,
     MEASURE_LABELS,
@@ -281,24 +281,29 @@ def _side_effects(pdf: FPDF, report: Mapping[str, Any], tz: dt.tzinfo | None) ->
            widths=(1.8, 0.9, 1.6, 1.4, 1.4, 1.1), align="LLLLLL")
 
 
+def _scale(scale: Scale) -> str:
+    """``0-10 (0 no pain, 10 worst pain possible)``."""
+    anchors = ", ".join(f"{k} {v}" for k, v in sorted(scale.anchors.items()))
+    return f"{scale.low}-{scale.high}" + (f" ({anchors})" if anchors else "")
+
+
 def _journal(pdf: FPDF, report: Mapping[str, Any], tz: dt.tzinfo | None) -> None:
     entries = _charted(report, "journal")
     _section(pdf, "Pain journal (before the infusion)", entries, "No journal charted.")
     for e in entries:
         d = e["detail"]
         _lines(pdf, [f"Recorded {_when(e['time'], tz)} by {_by(e)}"])
-        rows = [[MEASURE_LABELS[name], _num(d[name]), f"{low}-{high}"]
-                for name, (low, high) in JOURNAL_SCALES.items() if name in d]
+        rows = [[MEASURE_LABELS[name], _num(d[name]), _scale(scale)]
+                for name, scale in JOURNAL_SCALES.items() if name in d]
         if d.get("character"):
             rows.append(["Pain character", ", ".join(d["character"]),
-                         "burning, aching, punishing"])
+                         ", ".join(PAIN_CHARACTERS)])
         if "skin_colour_change" in d:
             rows.append(["Skin colour change", "yes" if d["skin_colour_change"] else "no",
                          "yes/no"])
         if d.get("note"):
             rows.append(["Note", str(d["note"]), ""])
-        _table(pdf, ["Field", "Value", "Scale"], rows, widths=(3, 2, 2), width=150,
-               align="LRL")
+        _table(pdf, ["Field", "Value", "Scale"], rows, widths=(2.2, 1.2, 4), align="LRL")
 
 
 def _notes(pdf: FPDF, report: Mapping[str, Any], tz: dt.tzinfo | None) -> None:
