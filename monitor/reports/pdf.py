@@ -133,28 +133,34 @@ def day_name(key: str) -> str:
 # -- document helpers ------------------------------------------------------------------------
 
 class _Document(FPDF):
-    """An A4 document whose footer repeats its title with the page number."""
+    """An A4 document whose footer repeats its title (or ``footer``) with the page number."""
 
-    def __init__(self, title: str, orientation: str = "P") -> None:
+    def __init__(self, title: str, orientation: str = "P", footer: str | None = None) -> None:
         super().__init__(orientation=orientation, format="A4")
         self.report_title = title
+        self.footer_text = footer or title
         self.add_font(_FONT, "", _FONT_DIR / "DejaVuSans.ttf")
         self.add_font(_FONT, "B", _FONT_DIR / "DejaVuSans-Bold.ttf")
         self.set_auto_page_break(True, margin=15)
         self.set_margins(15, 15, 15)
 
     def footer(self) -> None:
-        """Title and ``page N of M`` at the foot of every page."""
+        """The footer text and ``page N of M`` at the foot of every page."""
         self.set_y(-12)
         self.set_font(_FONT, size=8)
-        self.cell(0, 5, f"{self.report_title} \u00b7 page {self.page_no()} of {{nb}}",
+        self.cell(0, 5, f"{self.footer_text} \u00b7 page {self.page_no()} of {{nb}}",
                   align="C")
 
 
 def _document(title: str, lines: Sequence[str], generated_at: dt.datetime | None,
-              orientation: str = "P") -> _Document:
-    """A new document on its first page: the title, then identification lines."""
-    pdf = _Document(title, orientation)
+              orientation: str = "P", footer: str | None = None) -> _Document:
+    """A new document on its first page: the title, then identification lines.
+
+    ``footer`` is what the foot of every page repeats before the page number (default the
+    title); a patient's document puts the patient there, so a loose page still says whose
+    it is.
+    """
+    pdf = _Document(title, orientation, footer)
     pdf.set_title(title)
     pdf.set_creator("SPU Monitor")
     pdf.set_creation_date(generated_at or _EPOCH)
