@@ -809,7 +809,8 @@ async def test_tile_names_and_baseline_in_full_at_1366x768(
             const {{ patchBed, serverNow, state }} = await import('/state.js');
             const bed = state.beds.get('bed-{n - 1}');
             patchBed('bed-{n - 1}', {{
-                baseline: {{ hr: 100, sys: 140, dia: 90, preview: true }},
+                baseline: {{ hr: {{ hr: 100 }}, bp: {{ systolic: 140, diastolic: 90 }},
+                            preview: true }},
                 admission: {{ ...bed.admission, phase: 'pre_infusion',
                               infusion_started_at: null, admitted_at: serverNow() - 3723 }} }});
             const tile = document.querySelector('[data-bed="bed-{n - 1}"]');

@@ -15,6 +15,8 @@ Routes, one router per resource (each module documents its own):
   (dose plan, follow-up journals);
 - :mod:`monitor.api.records`: past sessions (trends, alarm log, entries), corrections of
   charted entries, the records' vocabulary;
+- :mod:`monitor.api.reports`: unit, course and session reports (JSON and PDF), the research
+  CSV exported and imported;
 - :mod:`monitor.api.live`: the ``/ws/live`` stream;
 - everything else under ``/``: the dashboard's static files (``web/``).
 """
@@ -32,7 +34,18 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from monitor.api import alarms, beds, errors, live, pages, patients, records, sessions, users
+from monitor.api import (
+    alarms,
+    beds,
+    errors,
+    live,
+    pages,
+    patients,
+    records,
+    reports,
+    sessions,
+    users,
+)
 from monitor.api.auth import current_user
 from monitor.api.deps import ServiceDep
 from monitor.auth.accounts import Accounts
@@ -72,7 +85,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.state.startup_error = None
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["service"])
     api = APIRouter(dependencies=[Depends(current_user)])
-    for module in (beds, alarms, sessions, patients, records, users):
+    for module in (beds, alarms, sessions, patients, records, reports, users):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(live.router)

@@ -26,6 +26,7 @@ from monitor.domain.errors import (
     RuleError,
     UnknownAlarmError,
 )
+from monitor.records.cohort import CohortError
 
 
 def invalid(loc: Sequence[str | int], message: str, value: object = None
@@ -70,6 +71,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(InvalidValue)
     async def bad_value(_request: Request, exc: InvalidValue) -> JSONResponse:
         return _unprocessable(field_loc(exc, "body"), str(exc))
+
+    @app.exception_handler(CohortError)
+    async def bad_file(_request: Request, exc: CohortError) -> JSONResponse:
+        loc = ["body", *([f"row {exc.row}"] if exc.row is not None else []),
+               *([exc.column] if exc.column else [])]
+        return _unprocessable(tuple(loc), str(exc))
 
     @app.exception_handler(RuleError)
     async def bad_rule(_request: Request, exc: RuleError) -> JSONResponse:

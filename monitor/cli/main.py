@@ -1,4 +1,5 @@
-"""The ``spu-monitor`` command: serve, demo, users, simulate, record, replay."""
+"""The ``spu-monitor`` command: serve, demo, users, records, report, simulate, record,
+replay."""
 
 from __future__ import annotations
 
@@ -103,6 +104,16 @@ def build_parser() -> argparse.ArgumentParser:
         "users", help="manage users, passwords and API tokens (no default account exists)",
         description="Manage who may sign in. Passwords are read from standard input.")
     users_cli.configure_parser(users)
+
+    from monitor.cli import records as records_cli
+
+    records_cli.configure_records(sub.add_parser(
+        "records", help="import or export the study's records as a research CSV",
+        description="The research CSV: one row per patient and course day."))
+    records_cli.configure_report(sub.add_parser(
+        "report", help="unit, course or session reports as JSON or PDF",
+        description="Reports from the records: the unit's study table, a patient's course, "
+        "one session."))
 
     from monitor.alarms import replay
 
@@ -391,7 +402,22 @@ def cmd_users(args: argparse.Namespace) -> int:
     return users_cli.run(args)
 
 
+def cmd_records(args: argparse.Namespace) -> int:
+    """``spu-monitor records``."""
+    from monitor.cli import records as records_cli
+
+    return records_cli.run_records(args)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """``spu-monitor report``."""
+    from monitor.cli import records as records_cli
+
+    return records_cli.run_report(args)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
+            "records": cmd_records, "report": cmd_report,
             "users": cmd_users, "replay": cmd_replay, "record": cmd_record}
 
 

@@ -13,13 +13,14 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from monitor.alarms.baseline import NIBP_METRICS, artifact_reason, group_bp_readings
 from monitor.domain.models import Observation
+from monitor.records.episodes import Episode, EpisodeRules, compute_episodes
 from monitor.records.sessions import Admission
 from monitor.storage.database import Store
-from monitor.storage.tables import ObservationRow
+from monitor.storage.tables import AdmissionRow, EpisodeRow, ObservationRow
 
 CONTINUOUS = ("HR", "PR", "SPO2")
 """Shown as 1-minute medians."""
@@ -93,3 +94,49 @@ async def trends(store: Store, admission: Admission, now: float, hr_factor: floa
             "infusion_stop": admission.infusion_stopped_at,
             "minutes": minute_medians(observations), "nibp": nibp_readings(observations),
             "band": band(admission.baseline, hr_factor, bp_factor)}
+
+
+async def episodes(store: Store, admission: Admission, rules: EpisodeRules, now: float
+                   ) -> list[Episode]:
+    """The session's episodes by the study's definitions: stored once the session is
+    discharged (computed then, or at the first read of a session discharged without them),
+    computed afresh from the stored vitals while it runs."""
+    if admission.infusion_started_at is None:
+        return []
+    async with store.session() as session:
+        rows = (await session.execute(select(EpisodeRow).where(
+            EpisodeRow.session_id == admission.id).order_by(EpisodeRow.start))).scalars().all()
+    if rows or await _counted(store, admission.id):
+        return [Episode(r.kind, r.start, r.end, r.worst, r.threshold, r.baseline, r.samples,
+                        r.source) for r in rows]
+    found = compute_episodes(
+        await session_observations(store, admission, now),
+        hr_baseline=_baseline_value(admission, "hr", "hr"),
+        sys_baseline=_baseline_value(admission, "bp", "systolic"),
+        start=admission.infusion_started_at, end=admission.infusion_stopped_at, rules=rules)
+    if admission.phase == "discharged":
+        await _store_episodes(store, admission.id, found, now)
+    return found
+
+
+def _baseline_value(admission: Admission, kind: str, key: str) -> float | None:
+    part = (admission.baseline or {}).get(kind) or {}
+    value = part.get(key)
+    return float(value) if isinstance(value, int | float) else None
+
+
+async def _counted(store: Store, session_id: int) -> bool:
+    async with store.session() as session:
+        row = await session.get(AdmissionRow, session_id)
+    return row is not None and row.episodes_at is not None
+
+
+async def _store_episodes(store: Store, session_id: int, found: list[Episode], now: float
+                          ) -> None:
+    async with store.session() as session, session.begin():
+        for e in found:
+            session.add(EpisodeRow(session_id=session_id, kind=e.kind, start=e.start,
+                                   end=e.end, worst=e.worst, threshold=e.threshold,
+                                   baseline=e.baseline, samples=e.samples, source=e.source))
+        await session.execute(update(AdmissionRow).where(AdmissionRow.id == session_id)
+                              .values(episodes_at=now))

@@ -9,6 +9,8 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import AdmissionError, InvalidValue
 from monitor.live.alarm_states import AlarmStates
@@ -19,7 +21,8 @@ from monitor.live.rules_feed import RulesFeed
 from monitor.live.runner import DeviceRunner
 from monitor.live.views import SessionChanged
 from monitor.live.writer import StoreWriter
-from monitor.records import audit, charting, courses, patients, sessions
+from monitor.records import audit, charting, courses, history, patients, sessions
+from monitor.records.episodes import EpisodeRules
 from monitor.records.patients import Patient
 from monitor.records.sessions import Admission
 from monitor.service.supervisor import Supervisor
@@ -60,6 +63,7 @@ class Service:
         self.admissions: dict[str, Admission] = {}
         self.supervisor = Supervisor()
         self.started = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Restore what was running, then run every part until cancelled.
@@ -85,6 +89,8 @@ class Service:
         try:
             await sup.wait()
         finally:
+            for task in list(self._background):
+                task.cancel()
             await sup.stop()
             self.bus.close()
 
@@ -220,7 +226,26 @@ class Service:
         self.rules.set_patient_rules(bed_id, None)
         self.admissions.pop(bed_id, None)
         self._changed(bed_id, "discharge")
+        if admission.infusion_started_at is not None:
+            # Counted in the background once the writer has flushed the last readings; a
+            # crash before then is mended by the first read (records.history.episodes).
+            task = asyncio.create_task(self._count_episodes(admission))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return admission
+
+    def episode_rules(self) -> EpisodeRules:
+        """The study's episode definitions, with the site's BP factor (the BP_RISE rule's:
+        the study names none)."""
+        return EpisodeRules(bp_factor=self.rules.rules.rules["BP_RISE"].p("factor"))
+
+    async def _count_episodes(self, admission: Admission) -> None:
+        await asyncio.sleep(self.settings.store_flush_s * 2)
+        try:
+            await history.episodes(self.store, admission, self.episode_rules(), time.time())
+        except SQLAlchemyError as exc:
+            _LOGGER.error("episodes of session %d not counted yet (%s): they will be when "
+                          "it is read", admission.id, exc)
 
     async def chart(self, bed_id: str, kind: str, detail: dict[str, Any], user: str,
                     at: float | None = None) -> dict[str, Any]:

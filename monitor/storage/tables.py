@@ -140,6 +140,8 @@ class AdmissionRow(Base):
     devices: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
     baseline: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+    episodes_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    """When the study's episodes were counted and stored (after discharge)."""
 
 
 class InfusionStepRow(Base):
@@ -170,6 +172,7 @@ class EpisodeRow(Base):
     threshold: Mapped[float] = mapped_column(Float)
     baseline: Mapped[float | None] = mapped_column(Float, nullable=True)
     samples: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8), default="")
 
 
 class ClinicalEventRow(Base):

@@ -80,6 +80,7 @@ def _sessions() -> None:
         batch.add_column(sa.Column("baseline", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("cancelled", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
+        batch.add_column(sa.Column("episodes_at", sa.Float(), nullable=True))
         batch.create_foreign_key("fk_admissions_patient", "patients", ["patient_id"], ["id"])
         batch.create_foreign_key("fk_admissions_course", "courses", ["course_id"], ["id"])
     # A patient is in at most one bed; a course day happens once (a session cancelled
@@ -139,6 +140,7 @@ def upgrade() -> None:
         sa.Column("threshold", sa.Float(), nullable=False),
         sa.Column("baseline", sa.Float(), nullable=True),
         sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("source", sa.String(8), nullable=False, server_default=""),
     )
     op.create_index("ix_episodes_session", "episodes", ["session_id", "kind"])
 
@@ -160,7 +162,7 @@ def downgrade() -> None:
     with op.batch_alter_table("admissions") as batch:
         batch.drop_constraint("fk_admissions_course", type_="foreignkey")
         batch.drop_constraint("fk_admissions_patient", type_="foreignkey")
-        for column in ("cancelled", "baseline", "devices", "infusion_stop_reason",
+        for column in ("episodes_at", "cancelled", "baseline", "devices", "infusion_stop_reason",
                        "dose_deviation_reason", "planned_dose_mg", "course_id", "patient_id"):
             batch.drop_column(column)
     op.drop_table("courses")
