@@ -38,7 +38,7 @@ async def alarm_log(service: ServiceDep, bed_id: str | None = None,
 async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep,
                       user: CurrentUser) -> dict[str, Any]:
     """Acknowledge an alarm: its audio stops until it clears or worsens."""
-    return service.rules.acknowledge(alarm_id, user.username, body.reason)
+    return await service.acknowledge(alarm_id, user.username, body.reason)
 
 
 @router.post("/api/beds/{bed_id}/audio-pause",
@@ -46,7 +46,7 @@ async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep,
 async def audio_pause(bed_id: BedId, body: AudioPauseBody, service: ServiceDep,
                       user: CurrentUser) -> dict[str, Any]:
     """Pause the bed's alarm audio (visual signals stay)."""
-    until = service.rules.pause_audio(bed_id, user.username, body.seconds)
+    until = await service.pause_audio(bed_id, user.username, body.seconds)
     return {"bed_id": bed_id, "audio_paused_until": until}
 
 

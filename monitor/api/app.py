@@ -6,6 +6,7 @@ Routes, one router per resource (each module documents its own):
 - ``GET /healthz``: liveness and counters, the only route open without sign-in;
 - :mod:`monitor.api.pages`: ``/login``, ``/logout``, the dashboard ``/``, ``/docs``;
 - :mod:`monitor.api.users`: ``/api/me``, ``/api/users``;
+- :mod:`monitor.api.audit`: the audit trail and its hash chains, for admins;
 - :mod:`monitor.api.beds`: ``/api/beds``, a bed, its stored observations;
 - :mod:`monitor.api.alarms`: active alarms, the alarm log, acknowledge, audio pause,
   per-patient alarm settings;
@@ -36,6 +37,7 @@ from fastapi.staticfiles import StaticFiles
 
 from monitor.api import (
     alarms,
+    audit,
     beds,
     errors,
     live,
@@ -85,7 +87,7 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.state.startup_error = None
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["service"])
     api = APIRouter(dependencies=[Depends(current_user)])
-    for module in (beds, alarms, sessions, patients, records, reports, users):
+    for module in (beds, alarms, sessions, patients, records, reports, users, audit):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(live.router)

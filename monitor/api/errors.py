@@ -24,6 +24,7 @@ from monitor.domain.errors import (
     RecordError,
     RecordNotFound,
     RuleError,
+    StoreError,
     UnknownAlarmError,
 )
 from monitor.records.cohort import CohortError
@@ -55,6 +56,11 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(BaselineError)
     async def no_baseline(_request: Request, exc: BaselineError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(StoreError)
+    async def store_down(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503,
+                            headers={"Retry-After": "5"})
 
     @app.exception_handler(UnknownAlarmError)
     async def unknown_alarm(_request: Request, exc: UnknownAlarmError) -> JSONResponse:

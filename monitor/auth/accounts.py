@@ -203,7 +203,7 @@ class Accounts:
         except IntegrityError:
             raise AuthError(f"user {name!r} already exists") from None
         await audit.audit(self.store, now, created_by, "user_added", None,
-                               username=name, role=role.value)
+                          username=name, role=role.value)
         return _account(row)
 
     async def users(self) -> list[Account]:
@@ -231,7 +231,7 @@ class Accounts:
                 AuthSessionRow.user_id == row.id, AuthSessionRow.revoked_at.is_(None)
             ).values(revoked_at=now))
         await audit.audit(self.store, now, by, "password_changed", None,
-                               username=row.username)
+                          username=row.username)
 
     async def set_disabled(self, username: str, disabled: bool, by: str) -> None:
         """Disable a user (sessions and tokens stop working at once) or enable them again.
@@ -248,12 +248,12 @@ class Accounts:
                 await session.execute(update(AuthSessionRow).where(
                     AuthSessionRow.user_id == row.id, AuthSessionRow.revoked_at.is_(None)
                 ).values(revoked_at=now))
-        await audit.audit(self.store, now, by,
-                               "user_disabled" if disabled else "user_enabled", None,
-                               username=row.username)
+        await audit.audit(self.store, now, by, "user_disabled" if disabled else "user_enabled",
+                          None, username=row.username)
 
-    async def authenticate(self, username: str, password: str) -> User:
-        """The user with this username and password.
+    async def authenticate(self, username: str, password: str, where: str = "") -> User:
+        """The user with this username and password. A failure is audited (the name tried,
+        and ``where`` it came from: an address, a route), never the password.
 
         Raises:
             AuthError: unknown user, wrong password or disabled account (one message for
@@ -267,6 +267,9 @@ class Accounts:
         stored = row.password_hash if row is not None else _DUMMY_HASH
         ok = await asyncio.to_thread(verify_password, stored, password)
         if row is None or not ok or row.disabled_at is not None:
+            why = "unknown user" if row is None else ("disabled" if ok else "wrong password")
+            await audit.audit(self.store, _time.time(), name or "?", "sign_in_failed", None,
+                              tried=username[:64], why=why, where=where[:64])
             raise AuthError("wrong username or password")
         if _HASHER.check_needs_rehash(row.password_hash):
             # The hashing parameters were raised since: upgrade the stored hash.

@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reports from the records: the unit's study table, a patient's course, "
         "one session."))
 
+    from monitor.cli import audit as audit_cli
+
+    audit_cli.configure_parser(sub.add_parser(
+        "audit", help="verify that the audit trail and the alarm log are intact",
+        description="The audit trail and the alarm log are hash-chained."))
+
     from monitor.alarms import replay
 
     replay_parser = sub.add_parser(
@@ -416,7 +422,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     return records_cli.run_report(args)
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    """``spu-monitor audit``."""
+    from monitor.cli import audit as audit_cli
+
+    return audit_cli.run(args)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
+            "audit": cmd_audit,
             "records": cmd_records, "report": cmd_report,
             "users": cmd_users, "replay": cmd_replay, "record": cmd_record}
 

@@ -146,14 +146,16 @@ class RulesFeed:
         for bed_id in self.states:
             self._publish_picture(bed_id, ())
 
-    async def save(self) -> None:
-        """Save the states that changed since the last save (kept for the next try when the
-        database fails)."""
+    async def save(self) -> bool:
+        """Save the states that changed since the last save; False when the database failed
+        (they are kept for the next try)."""
         if self.saved is None or not self._dirty:
-            return
+            return True
         dirty, self._dirty = self._dirty, set()
         if not await self.saved.save({b: self.states[b] for b in dirty}, self.clock()):
             self._dirty |= dirty
+            return False
+        return True
 
     # -- what screens show --------------------------------------------------------------------
 

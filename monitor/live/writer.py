@@ -53,6 +53,7 @@ class StoreWriter:
         self.failures = 0
         self.failing_since: float | None = None
         self._announced = False
+        self._lock = asyncio.Lock()
 
     async def run(self) -> None:
         """Write until cancelled; flush what is pending on the way out."""
@@ -65,13 +66,19 @@ class StoreWriter:
             await asyncio.shield(self.flush())
 
     async def flush(self) -> None:
-        """Write everything queued now, in batches."""
-        while True:
-            items = self.subscription.drain(self.batch_rows)
-            if not items:
-                return
-            await self._write(items)
-            self.written += len(items)
+        """Write everything queued now, in batches (one writer at a time, in order)."""
+        async with self._lock:
+            while True:
+                items = self.subscription.drain(self.batch_rows)
+                if not items:
+                    return
+                await self._write(items)
+                self.written += len(items)
+
+    async def sync(self) -> None:
+        """Return once everything published before the call is committed: a user's action
+        answered with success is on disk, even if the server is killed the next moment."""
+        await self.flush()
 
     async def _write(self, items: list[object]) -> None:
         obs = [e for e in items if isinstance(e, Observation)]

@@ -14,12 +14,13 @@ from typing import Any
 from sqlalchemy import select, update
 
 from monitor.domain.errors import AdmissionError, ChartError, RecordError, RecordNotFound
+from monitor.records import audit
 from monitor.records.chart_content import validate_detail
 from monitor.records.courses import Course
 from monitor.records.sessions import Admission
 from monitor.records.vocabulary import PREMEDICATION_PLAN, DrugPlan
 from monitor.storage.database import Store
-from monitor.storage.tables import AuditRow, ClinicalEventRow
+from monitor.storage.tables import ClinicalEventRow
 
 MAX_FOLLOW_UP_WEEK = 520
 
@@ -104,8 +105,8 @@ async def _insert(store: Store, row: ClinicalEventRow, action: str, bed_id: str 
     async with store.session() as session, session.begin():
         session.add(row)
         await session.flush()
-        session.add(AuditRow(time=row.recorded_at, user=row.recorded_by, action=action,
-                             bed_id=bed_id, detail={**detail, "event_id": row.id}))
+        await audit.record(session, row.recorded_at, row.recorded_by, action, bed_id,
+                           {**detail, "event_id": row.id})
         entry = _entry(row)
     return entry
 
@@ -153,9 +154,9 @@ async def amend(store: Store, event_id: int, detail: dict[str, Any], reason: str
         await session.flush()
         await session.execute(update(ClinicalEventRow).where(ClinicalEventRow.id == old.id)
                               .values(superseded_by_id=new.id))
-        session.add(AuditRow(time=now, user=user, action="chart_amend", bed_id=old.bed_id,
-                             detail={"event_id": old.id, "new_event_id": new.id,
-                                     "reason": reason, "was": old.detail}))
+        await audit.record(session, now, user, "chart_amend", old.bed_id,
+                           {"event_id": old.id, "new_event_id": new.id, "reason": reason,
+                            "was": old.detail})
         out = _entry(new)
     return out
 
@@ -171,8 +172,8 @@ async def void(store: Store, event_id: int, reason: str, user: str, now: float
     async with store.session() as session, session.begin():
         await session.execute(update(ClinicalEventRow).where(ClinicalEventRow.id == old.id)
                               .values(voided_at=now, voided_by=user, correction_reason=reason))
-        session.add(AuditRow(time=now, user=user, action="chart_void", bed_id=old.bed_id,
-                             detail={"event_id": old.id, "reason": reason}))
+        await audit.record(session, now, user, "chart_void", old.bed_id,
+                           {"event_id": old.id, "reason": reason})
     return await entry(store, event_id)
 
 

@@ -18,13 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitor.records import audit
 from monitor.records.cohort import CohortError, CohortRow
 from monitor.records.courses import DOSE_TOLERANCE_MG, PROTOCOL, DosePlan
 from monitor.records.vocabulary import JOURNAL_FIELDS, PREMEDICATION_PLAN
 from monitor.storage.database import Store
 from monitor.storage.tables import (
     AdmissionRow,
-    AuditRow,
     ClinicalEventRow,
     CourseRow,
     InfusionStepRow,
@@ -65,8 +65,7 @@ async def import_cohort(store: Store, rows: Sequence[CohortRow], user: str, now:
         for identifier in first_row:
             mine = [r for r in rows if r.patient == identifier]
             await _patient(session, identifier, mine, user, now, counts)
-        session.add(AuditRow(time=now, user=user, action="records_import", bed_id=None,
-                             detail=dict(counts)))
+        await audit.record(session, now, user, "records_import", None, dict(counts))
     return counts
 
 

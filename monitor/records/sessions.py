@@ -21,11 +21,11 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.domain.errors import AdmissionError, InvalidValue, RecordNotFound
-from monitor.records import courses
+from monitor.records import audit, courses
 from monitor.records.courses import Course
 from monitor.records.patients import Patient
 from monitor.storage.database import Store
-from monitor.storage.tables import AdmissionRow, AuditRow, InfusionStepRow
+from monitor.storage.tables import AdmissionRow, InfusionStepRow
 
 STEPS = ("start", "pause", "resume", "stop")
 
@@ -205,9 +205,9 @@ async def admit(store: Store, bed_id: str, patient: Patient, course: Course, use
             result = await session.execute(insert(AdmissionRow).values(**values)
                                            .returning(AdmissionRow.id))
             new_id = int(result.scalar_one())
-            session.add(AuditRow(time=time, user=user, action="admit", bed_id=bed_id,
-                                 detail={"admission_id": new_id, "patient_id": patient.id,
-                                         "course_id": course.id, "infusion_day": day}))
+            await audit.record(session, time, user, "admit", bed_id,
+                               {"admission_id": new_id, "patient_id": patient.id,
+                                "course_id": course.id, "infusion_day": day})
     except IntegrityError:
         raise AdmissionError("the patient was just admitted elsewhere or the day taken: "
                              "reload and try again") from None
@@ -237,8 +237,8 @@ async def _write(store: Store, admission: Admission, user: str, time: float, act
         if step is not None:
             session.add(InfusionStepRow(session_id=admission.id, step=step, time=time,
                                         user=user, reason=step_reason))
-        session.add(AuditRow(time=time, user=user, action=action, bed_id=admission.bed_id,
-                             detail={"admission_id": admission.id, **detail}))
+        await audit.record(session, time, user, action, admission.bed_id,
+                           {"admission_id": admission.id, **detail})
     return await get(store, admission.id)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Settings, UnitConfig
-from monitor.domain.errors import AdmissionError, InvalidValue
+from monitor.domain.errors import AdmissionError, InvalidValue, StoreError
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
@@ -63,7 +63,8 @@ class Service:
         self.admissions: dict[str, Admission] = {}
         self.supervisor = Supervisor()
         self.started = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[Any]] = set()
+        self._counting: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Restore what was running, then run every part until cancelled.
@@ -89,10 +90,57 @@ class Service:
         try:
             await sup.wait()
         finally:
-            for task in list(self._background):
+            for task in list(self._counting):  # recounted at the first read
                 task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
             await sup.stop()
             self.bus.close()
+
+    async def durable(self, timeout_s: float = 5.0) -> None:
+        """Commit what the last action changed: the alarm-log records on the bus and the
+        engine states (acknowledgements, pauses, baselines live there).
+
+        Raises:
+            StoreError: the database did not take it within ``timeout_s`` (the action is
+                shown, and will be written when the database recovers, but the user must
+                not be told it is saved).
+        """
+        # Shielded: a write given up on here still finishes (cancelling it mid-batch would
+        # lose what it had taken from the queue).
+        work = asyncio.ensure_future(self._commit())
+        self._background.add(work)
+        work.add_done_callback(self._background.discard)
+        try:
+            async with asyncio.timeout(timeout_s):
+                saved = await asyncio.shield(work)
+        except TimeoutError:
+            raise StoreError("the database did not answer: the action is not saved yet") \
+                from None
+        if not saved:
+            raise StoreError("the database refused the alarm states: the action is not "
+                             "saved yet")
+
+    async def _commit(self) -> bool:
+        await self.writer.sync()
+        return await self.rules.save()
+
+    async def acknowledge(self, alarm_id: str, user: str, reason: str | None = None
+                          ) -> dict[str, Any]:
+        """Acknowledge an alarm, durably (committed before this returns).
+
+        Raises:
+            UnknownAlarmError: no active alarm has this id.
+        """
+        alarm = self.rules.acknowledge(alarm_id, user, reason)
+        await self.durable()
+        return alarm
+
+    async def pause_audio(self, bed_id: str, user: str, seconds: float | None = None
+                          ) -> float:
+        """Pause a bed's alarm audio, durably; returns when the pause ends."""
+        until = self.rules.pause_audio(bed_id, user, seconds)
+        await self.durable()
+        return until
 
     def health(self) -> dict[str, object]:
         """Counters for ``/healthz``: no patient data."""
@@ -171,6 +219,7 @@ class Service:
         self.admissions[bed_id] = admission
         self._changed(bed_id, "admit")  # before the rules' records, so the log has the session
         self.rules.start_monitoring(bed_id, user, now)
+        await self.durable()
         return admission
 
     async def start_infusion(self, bed_id: str, user: str, dose_mg: float | None = None,
@@ -184,6 +233,7 @@ class Service:
         admission = await self._keep_baseline(admission)
         self.admissions[bed_id] = admission
         self._changed(bed_id, "infusion_start")
+        await self.durable()
         return admission
 
     async def _keep_baseline(self, admission: Admission) -> Admission:
@@ -226,12 +276,13 @@ class Service:
         self.rules.set_patient_rules(bed_id, None)
         self.admissions.pop(bed_id, None)
         self._changed(bed_id, "discharge")
+        await self.durable()
         if admission.infusion_started_at is not None:
             # Counted in the background once the writer has flushed the last readings; a
             # crash before then is mended by the first read (records.history.episodes).
             task = asyncio.create_task(self._count_episodes(admission))
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._counting.add(task)
+            task.add_done_callback(self._counting.discard)
         return admission
 
     def episode_rules(self) -> EpisodeRules:
@@ -299,3 +350,4 @@ class Service:
         admission = self.admissions.get(bed_id)
         if admission is not None and admission.infusion_started_at is not None:
             self.admissions[bed_id] = await self._keep_baseline(admission)
+        await self.durable()

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from monitor.domain.errors import StoreError
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
+from monitor.storage import chain
 from monitor.storage.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ class Store:
                 ])
             if alarm_events:
                 owners = alarm_sessions or [None] * len(alarm_events)
-                await session.execute(insert(AlarmLogRow), [
+                await chain.append(session, "alarm_log", [
                     {**e.to_dict(), "session_id": owner}
                     for e, owner in zip(alarm_events, owners, strict=True)])
 

@@ -228,6 +228,8 @@ class AlarmLogRow(Base):
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     target: Mapped[str | None] = mapped_column(String(32), nullable=True)
     session_id: Mapped[int | None] = mapped_column(_ID, nullable=True)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class AuditRow(Base):
@@ -241,6 +243,19 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(48))
     bed_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ChainHeadRow(Base):
+    """The last entry of a hash-chained table (``audit_log``, ``alarm_log``)."""
+
+    __tablename__ = "chain_heads"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(BigInteger)
 
 
 class RulesStateRow(Base):
