@@ -156,6 +156,31 @@ def test_cli_demo_serves_live_values(tmp_path: Path) -> None:
     assert " lost:" not in output
 
 
+def test_cli_demo_stopped_with_sigterm_leaves_nothing_behind(tmp_path: Path) -> None:
+    # A service manager stops the demo with SIGTERM: the simulators go, their ports'
+    # folder goes, and no traceback is printed.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    port = free_port()
+    proc = subprocess.Popen(CLI + ["demo", "--beds", "2", "--port", str(port), "--db",
+                                   str(tmp_path / "demo.db")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "TMPDIR": str(scratch)})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    assert list(scratch.iterdir()), "the demo keeps its ports in a temporary folder"
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert list(scratch.iterdir()) == [], "the temporary folder is left behind"
+    assert "Traceback" not in output, output
+
+
 def test_cli_users_add_list_and_token(tmp_path: Path) -> None:
     db = tmp_path / "users.db"
     out = users(db, "list")

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -299,6 +300,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         raise ConfigError("--beds must be between 1 and 64")
     settings = _settings(args)
     plan = demo_plan(args.beds)
+    # uvicorn handles SIGTERM while it serves, then raises it again: with this handler that
+    # ends the process through the clean-up below (the simulators stopped, the ports'
+    # folder removed) instead of killing it there.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     with tempfile.TemporaryDirectory(prefix="spu-demo-") as tmp:
         ports = Path(tmp)
         unit = UnitConfig(name="SPU demo", beds=[
@@ -331,6 +336,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             fleet.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 fleet.wait(5)
+
+
+def _exit_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
 
 
 DEMO_USER = "demo"
