@@ -10,6 +10,7 @@ Routes, one router per resource (each module documents its own):
 - :mod:`monitor.api.beds`: ``/api/beds``, a bed, its stored observations;
 - :mod:`monitor.api.alarms`: active alarms, the alarm log, acknowledge, audio pause,
   per-patient alarm settings;
+- :mod:`monitor.api.disclosure`: stored waveforms, an alarm's strip, a session's storage;
 - :mod:`monitor.api.sessions`: admit, infusion start, pause, resume and stop, discharge,
   charting, baselines;
 - :mod:`monitor.api.patients`: patients (search, registration, changes) and their courses
@@ -39,6 +40,7 @@ from monitor.api import (
     alarms,
     audit,
     beds,
+    disclosure,
     errors,
     live,
     pages,
@@ -87,7 +89,8 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.state.startup_error = None
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["service"])
     api = APIRouter(dependencies=[Depends(current_user)])
-    for module in (beds, alarms, sessions, patients, records, reports, users, audit):
+    for module in (beds, disclosure, alarms, sessions, patients, records, reports, users,
+                   audit):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(live.router)

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     store_flush_s: float = Field(1.0, gt=0)
     escalation_webhook: str | None = None
     """URL that receives alarms left unacknowledged (JSON POST), e.g. a pager gateway."""
+    disclosure: bool = True
+    """Store every bed's waveforms (full disclosure) for review."""
+    disclosure_retention_days: float = Field(90, ge=0)
+    """Waveform blocks older than this are deleted (0 keeps them for ever)."""
     session_idle_minutes: float = Field(720, gt=0, le=7 * 24 * 60)
     """A browser sign-in ends after this long without use (12 h: a shift)."""
     secure_cookies: bool = False

@@ -16,6 +16,7 @@ from monitor.domain.errors import AdmissionError, InvalidValue, StoreError
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
+from monitor.live.disclosure import DisclosureWriter
 from monitor.live.escalation import EscalationNotifier
 from monitor.live.rules_feed import RulesFeed
 from monitor.live.runner import DeviceRunner
@@ -56,6 +57,10 @@ class Service:
                                   settings.store_flush_s)
         self.rules = RulesFeed(self.bus, [b.id for b in unit.beds], unit.rule_set(),
                                AlarmStates(store))
+        self.disclosure: DisclosureWriter | None = None
+        if settings.disclosure:
+            self.disclosure = DisclosureWriter(self.bus, store,
+                                               settings.disclosure_retention_days)
         self.escalation: EscalationNotifier | None = None
         if settings.escalation_webhook:
             self.escalation = EscalationNotifier(self.bus, settings.escalation_webhook,
@@ -80,6 +85,8 @@ class Service:
         await self.rules.load()
         sup = self.supervisor
         sup.start("store-writer", self.writer.run)
+        if self.disclosure is not None:
+            sup.start("disclosure", self.disclosure.run)
         sup.start("board", self.board.run)
         sup.start("rules", self.rules.run)
         if self.escalation is not None:
@@ -150,6 +157,10 @@ class Service:
             "events_published": self.bus.published,
             "store_written": self.writer.written,
             "store_failures": self.writer.failures,
+            "disclosure": None if self.disclosure is None else {
+                "blocks": self.disclosure.blocks_written,
+                "bytes": self.disclosure.bytes_written,
+                "failures": self.disclosure.failures},
             "active_alarms": len(self.board.alarms()),
             "device_stats": {r.device_id: r.stats for r in self.runners},
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -245,6 +255,25 @@ class AuditRow(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class WaveformBlockRow(Base):
+    """A few seconds of one device's waveform, losslessly compressed
+    (:mod:`monitor.storage.waveform_codec`)."""
+
+    __tablename__ = "waveform_blocks"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=True)
+    bed_id: Mapped[str] = mapped_column(String(64))
+    session_id: Mapped[int | None] = mapped_column(_ID, nullable=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(32))
+    time: Mapped[float] = mapped_column(Float)
+    end: Mapped[float] = mapped_column(Float)
+    sample_rate: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ChainHeadRow(Base):

@@ -1,0 +1,44 @@
+"""Full disclosure: every bed's waveforms (ECG, pleth) in compressed blocks of a few
+seconds, each with its bed, session, device, metric, time span and size.
+
+Revision ID: 0008_waveforms
+Revises: 0006_audit_chain
+Create Date: 2026-12-01
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0008_waveforms"
+down_revision = "0006_audit_chain"
+branch_labels = None
+depends_on = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+def upgrade() -> None:
+    op.create_table(
+        "waveform_blocks",
+        sa.Column("id", _ID, primary_key=True, autoincrement=True),
+        sa.Column("bed_id", sa.String(64), nullable=False),
+        sa.Column("session_id", _ID, nullable=True),
+        sa.Column("device_id", sa.String(64), nullable=False),
+        sa.Column("metric", sa.String(32), nullable=False),
+        sa.Column("time", sa.Float(), nullable=False),
+        sa.Column("end", sa.Float(), nullable=False),
+        sa.Column("sample_rate", sa.Float(), nullable=False),
+        sa.Column("unit", sa.String(16), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("payload", sa.LargeBinary(), nullable=False),
+    )
+    op.create_index("ix_waveform_blocks_bed_time", "waveform_blocks",
+                    ["bed_id", "metric", "time"])
+    op.create_index("ix_waveform_blocks_session", "waveform_blocks", ["session_id"])
+    op.create_index("ix_waveform_blocks_end", "waveform_blocks", ["end"])
+
+
+def downgrade() -> None:
+    op.drop_table("waveform_blocks")
