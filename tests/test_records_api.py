@@ -231,3 +231,42 @@ async def _wait_for_readings(http: httpx.AsyncClient, session_id: int) -> None:
             if len(r.json()) >= 3:
                 return
             await asyncio.sleep(0.2)
+
+
+async def test_trend_minutes_kept_by_the_writer_equal_those_from_the_readings(
+    tmp_path: Path,
+) -> None:
+    from monitor.domain.models import Flag, Observation
+    from monitor.live.bus import Bus
+    from monitor.live.writer import StoreWriter
+    from monitor.records import courses, history, patients, sessions
+    from sqlalchemy import text
+
+    from monitor.storage.database import Store
+
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    try:
+        t0 = 1_700_000_000.0
+        p = await patients.create(store, {"identifier": "T-1", "family_name": "T"}, "n", t0)
+        c = await courses.create(store, p.id, courses.DosePlan(), "n", t0)
+        a = await sessions.admit(store, "bed-1", p, c, "n", t0)
+        writer = StoreWriter(Bus(), store)
+        readings = []
+        for s in range(0, 600):
+            flags = {Flag.MOTION} if s % 17 == 0 else set()
+            readings += [Observation.of("SPO2", 90 + s % 7, t0 + s, "ox", flags, "bed-1"),
+                         Observation.of("HR", 60 + s % 11, t0 + s, "ecg", bed_id="bed-1")]
+        for i in range(0, len(readings), 97):  # in the writer's batches
+            for o in readings[i:i + 97]:
+                writer.subscription.put(o)
+            await writer.flush()
+        a = await sessions.discharge(store, "bed-1", "n", t0 + 700)
+        kept = await history.session_minutes(store, a, t0 + 700)
+        computed = history.minute_medians(readings)
+        assert kept == computed and len(kept) >= 10
+        async with store.session() as session:
+            rows = (await session.execute(text("SELECT COUNT(*) FROM trend_minutes"))).scalar()
+        # All but the writer's first minute and the minute still open were kept.
+        assert rows == 2 * (len(kept) - 2)
+    finally:
+        await store.close()

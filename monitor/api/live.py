@@ -21,8 +21,9 @@ from monitor.live.bus import Subscription
 from monitor.live.views import BedDelta
 from monitor.service import Service
 
-LIVE_FLUSH_S = 0.1
-"""How often the live stream sends what accumulated: 10 batches a second at most."""
+COALESCE_S = 0.02
+"""After the first change, how long the stream lets a burst gather before sending it: an
+alarm reaches the screen within tens of milliseconds, waveforms go in bunches."""
 HEARTBEAT_S = 1.0
 
 router = APIRouter()
@@ -63,7 +64,8 @@ async def _stream(websocket: WebSocket, sub: Subscription, auth: LiveAuth, wante
         if not await auth.still_valid():
             await websocket.close(WS_SIGNED_OUT, "signed out")
             return
-        await sub.wait(LIVE_FLUSH_S)
+        if await sub.wait(HEARTBEAT_S):
+            await asyncio.sleep(COALESCE_S)
         for item in sub.drain():
             text = _text(item, wanted)
             if text is not None:
@@ -73,7 +75,6 @@ async def _stream(websocket: WebSocket, sub: Subscription, auth: LiveAuth, wante
             last_beat = now
             await websocket.send_text(json.dumps({"type": "heartbeat", "time": time.time(),
                                                   "dropped": sub.dropped}))
-        await asyncio.sleep(LIVE_FLUSH_S)
 
 
 def _text(item: Any, wanted: set[str]) -> str | None:

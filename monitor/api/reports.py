@@ -1,7 +1,8 @@
 """Reports and the research CSV over HTTP: the unit's study table, a course, a session
 (JSON, or PDF for printing), the records exported and imported.
 
-Figures and PDFs are made in a worker thread: a report never holds up the live flow.
+Figures and PDFs are made in a worker thread: a report never holds up the live flow. The
+PDF and plotting libraries are imported at the first PDF asked for, not at start-up.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from monitor.api.auth import ChargeNurse, CurrentUser
 from monitor.api.deps import ServiceDep
 from monitor.records.cohort import CohortRow, read_cohort, write_cohort
 from monitor.records.cohort_store import import_cohort
-from monitor.reports import data, pdf, session_pdf
+from monitor.reports import data
 
 router = APIRouter(tags=["reports"])
 
@@ -59,6 +60,8 @@ async def unit_report_pdf(service: ServiceDep, start: Annotated[dt.date | None, 
     report = await data.unit_report(service.store, service.episode_rules(), time.time(),
                                     start, end)
     period = f"{report['period'].get('from') or '-'} to {report['period'].get('to') or '-'}"
+    from monitor.reports import pdf  # matplotlib and the PDF writer: only when asked
+
     content = await _render(lambda: pdf.unit_report_pdf(report, "Unit report", period,
                                                         unit=service.unit.name))
     return _pdf(content, "unit-report.pdf")
@@ -89,6 +92,8 @@ async def course_report_pdf(identifier: str, service: ServiceDep) -> Response:
                                            service.episode_rules(), time.time())
     summary = {"identifier": patient.identifier, "name": patient.display_name,
                "sex": patient.sex, "birth_date": patient.birth_date}
+    from monitor.reports import pdf
+
     content = await _render(lambda: pdf.course_report_pdf(summary, rows,
                                                           unit=service.unit.name))
     return _pdf(content, f"course-{patient.identifier}.pdf")
@@ -109,6 +114,8 @@ async def session_report(session_id: int, service: ServiceDep) -> dict[str, Any]
 async def session_report_pdf(session_id: int, service: ServiceDep) -> Response:
     """The session report as a PDF."""
     report = await session_report(session_id, service)
+    from monitor.reports import session_pdf
+
     content = await _render(lambda: session_pdf.session_report_pdf(report))
     return _pdf(content, f"session-{session_id}.pdf")
 

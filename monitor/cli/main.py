@@ -116,6 +116,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reports from the records: the unit's study table, a patient's course, "
         "one session."))
 
+    from monitor.cli import bench as bench_cli
+
+    bench_cli.configure_parser(sub.add_parser(
+        "bench", help="measure the whole path: N beds, K clients, full disclosure",
+        description="N simulated beds (GE S/5 and an oximeter each) on real ptys, the real "
+        "server with full disclosure, K WebSocket clients: prints one JSON object with "
+        "CPU, memory, samples per second, drops, alarm latency, disclosure size, review "
+        "load times and each decoder's throughput against its line rate."))
+
     from monitor.cli import audit as audit_cli
 
     audit_cli.configure_parser(sub.add_parser(
@@ -438,8 +447,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return audit_cli.run(args)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """``spu-monitor bench``."""
+    from monitor.cli import bench as bench_cli
+
+    return bench_cli.run(args)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
-            "audit": cmd_audit,
+            "audit": cmd_audit, "bench": cmd_bench,
             "records": cmd_records, "report": cmd_report,
             "users": cmd_users, "replay": cmd_replay, "record": cmd_record}
 

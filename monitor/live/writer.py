@@ -9,10 +9,12 @@ import time
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from monitor.alarms.baseline import artifact_reason
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
 from monitor.live.bus import Bus
 from monitor.live.views import SessionChanged, SystemCondition
 from monitor.storage.database import Store
+from monitor.storage.trends import TREND_METRICS, MinuteMedians
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class StoreWriter:
         self.flush_s = flush_s
         self.subscription = bus.subscribe(Observation, DeviceStatus, AlarmEvent,
                                           SessionChanged, maxsize=maxsize, name="store")
+        self.minutes = MinuteMedians()
         self.sessions: dict[str, int] = {}
         """Bed -> its open session, so each alarm-log record names its session."""
         self.written = 0
@@ -85,6 +88,9 @@ class StoreWriter:
         status = [e for e in items if isinstance(e, DeviceStatus)]
         alarms: list[AlarmEvent] = []
         owners: list[int | None] = []
+        closed = [m for o in obs if o.metric in TREND_METRICS and o.value is not None
+                  and artifact_reason(o) is None
+                  and (m := self.minutes.add(o.bed_id, o.metric, o.time, o.value))]
         for e in items:  # in order: a session change applies to the records after it
             if isinstance(e, SessionChanged):
                 self._follow(e)
@@ -94,7 +100,7 @@ class StoreWriter:
         attempt = 0
         while True:
             try:
-                await self.store.write_batch(obs, status, alarms, owners)
+                await self.store.write_batch(obs, status, alarms, owners, closed)
                 break
             except SQLAlchemyError as exc:
                 # Keep the rows and retry: a stored event is never silently dropped.

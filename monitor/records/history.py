@@ -19,6 +19,7 @@ from monitor.alarms.baseline import NIBP_METRICS, artifact_reason, group_bp_read
 from monitor.domain.models import Observation
 from monitor.records.episodes import Episode, EpisodeRules, compute_episodes
 from monitor.records.sessions import Admission
+from monitor.storage import trends as trends_store
 from monitor.storage.database import Store
 from monitor.storage.tables import AdmissionRow, EpisodeRow, ObservationRow
 
@@ -33,17 +34,20 @@ def _until(admission: Admission, now: float) -> float:
 
 
 async def session_observations(store: Store, admission: Admission, now: float,
-                               metrics: tuple[str, ...] = (*CONTINUOUS, *NIBP_METRICS)
+                               metrics: tuple[str, ...] = (*CONTINUOUS, *NIBP_METRICS),
+                               since: float | None = None, until: float | None = None
                                ) -> list[Observation]:
-    """The session's stored readings of ``metrics``, oldest first."""
+    """The session's stored readings of ``metrics`` (within ``since..until`` when given),
+    oldest first."""
+    start = admission.admitted_at if since is None else max(since, admission.admitted_at)
+    end = _until(admission, now) if until is None else min(until, _until(admission, now))
     cols = (ObservationRow.device_id, ObservationRow.code, ObservationRow.metric,
             ObservationRow.value, ObservationRow.unit, ObservationRow.time,
             ObservationRow.flags)
     q = (select(*cols)
          .where(ObservationRow.bed_id == admission.bed_id,
                 ObservationRow.metric.in_(metrics),
-                ObservationRow.time >= admission.admitted_at,
-                ObservationRow.time <= _until(admission, now))
+                ObservationRow.time >= start, ObservationRow.time <= end)
          .order_by(ObservationRow.time, ObservationRow.id))
     async with store.session() as session:
         rows = (await session.execute(q)).all()
@@ -84,15 +88,52 @@ def band(baseline: dict[str, Any] | None, hr_factor: float, bp_factor: float
             "spo2_low": SPO2_FLOOR}
 
 
+async def session_minutes(store: Store, admission: Admission, now: float
+                          ) -> list[dict[str, Any]]:
+    """The session's 1-minute medians: the minutes the store writer kept, and the others
+    (the first and the current minute, a minute cut by a restart, sessions from before)
+    computed from the stored readings."""
+    since, until = admission.admitted_at, _until(admission, now)
+    async with store.session() as session:
+        rows = (await session.execute(trends_store.minutes_query(admission.bed_id, since,
+                                                                 until))).all()
+    kept: dict[float, dict[str, float]] = {}
+    for minute, metric, median in rows:
+        kept.setdefault(float(minute), {})[metric] = float(median)
+    out: dict[float, dict[str, Any]] = {
+        minute: {"time": minute, **{k: v.get(k) for k in CONTINUOUS}}
+        for minute, v in kept.items()}
+    for start, end in _uncovered(sorted(kept), since, until):
+        readings = await session_observations(store, admission, now, CONTINUOUS, start, end)
+        for row in minute_medians(readings):
+            out.setdefault(float(row["time"]), row)
+    return [out[t] for t in sorted(out) if since - MINUTE < t <= until]
+
+
+def _uncovered(minutes: list[float], since: float, until: float
+               ) -> list[tuple[float, float]]:
+    """Time ranges of ``since..until`` whose minutes are not in ``minutes``."""
+    ranges: list[tuple[float, float]] = []
+    cursor = trends_store.minute_of(since)
+    for minute in minutes:
+        if minute > cursor:
+            ranges.append((cursor, minute))
+        cursor = max(cursor, minute + MINUTE)
+    if cursor <= until:
+        ranges.append((cursor, until))
+    return ranges
+
+
 async def trends(store: Store, admission: Admission, now: float, hr_factor: float,
                  bp_factor: float) -> dict[str, Any]:
     """The session's trends: 1-minute medians, every NIBP reading, the baseline band."""
-    observations = await session_observations(store, admission, now)
+    nibp = await session_observations(store, admission, now, NIBP_METRICS)
     return {"session_id": admission.id, "since": admission.admitted_at,
             "until": _until(admission, now),
             "infusion_start": admission.infusion_started_at,
             "infusion_stop": admission.infusion_stopped_at,
-            "minutes": minute_medians(observations), "nibp": nibp_readings(observations),
+            "minutes": await session_minutes(store, admission, now),
+            "nibp": nibp_readings(nibp),
             "band": band(admission.baseline, hr_factor, bp_factor)}
 
 

@@ -14,8 +14,6 @@ import warnings
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from scipy import stats
-
 from monitor.records.cohort import COURSE_DAYS, CohortRow
 from monitor.records.vocabulary import JOURNAL_FIELDS, SIDE_EFFECTS
 
@@ -74,6 +72,8 @@ def kruskal(first: Sequence[float], second: Sequence[float]) -> dict[str, float 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
+            from scipy import stats  # imported here: SciPy costs ~80 MB, reports are rare
+
             result = stats.kruskal(first, second)
         h, p = float(result.statistic), float(result.pvalue)
     except ValueError:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 
 from monitor.domain.errors import StoreError
 from monitor.domain.models import AlarmEvent, DeviceStatus, Observation
-from monitor.storage import chain
+from monitor.storage import chain, trends
 from monitor.storage.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 
 _LOGGER = logging.getLogger(__name__)
@@ -98,11 +98,14 @@ class Store:
         device_events: Sequence[DeviceStatus] = (),
         alarm_events: Sequence[AlarmEvent] = (),
         alarm_sessions: Sequence[int | None] | None = None,
+        trend_minutes: Sequence[tuple[str, str, float, float, int]] = (),
     ) -> None:
         """Insert observations, device events and alarm log records in one transaction:
         all or nothing. Each event carries its bed; ``alarm_sessions`` gives the session
-        each alarm record belongs to (in the same order)."""
-        if not observations and not device_events and not alarm_events:
+        each alarm record belongs to (in the same order); ``trend_minutes`` are closed
+        trend minutes (:mod:`monitor.storage.trends`)."""
+        if not observations and not device_events and not alarm_events \
+                and not trend_minutes:
             return
         async with self.session() as session, session.begin():
             if observations:
@@ -118,6 +121,8 @@ class Store:
                      "time": s.time, "detail": s.detail, "info": dict(s.info)}
                     for s in device_events
                 ])
+            if trend_minutes:
+                await trends.write_minutes(session, trend_minutes)
             if alarm_events:
                 owners = alarm_sessions or [None] * len(alarm_events)
                 await chain.append(session, "alarm_log", [

@@ -276,6 +276,18 @@ class WaveformBlockRow(Base):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
 
 
+class TrendMinuteRow(Base):
+    """The median of one continuous parameter's valid samples on a bed in one minute."""
+
+    __tablename__ = "trend_minutes"
+
+    bed_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    minute: Mapped[float] = mapped_column(Float, primary_key=True)
+    median: Mapped[float] = mapped_column(Float)
+    samples: Mapped[int] = mapped_column(Integer)
+
+
 class ChainHeadRow(Base):
     """The last entry of a hash-chained table (``audit_log``, ``alarm_log``)."""
 

@@ -1,7 +1,9 @@
-"""Full disclosure: every bed's waveforms (ECG, pleth) in compressed blocks of a few
-seconds, each with its bed, session, device, metric, time span and size.
+"""Review: full disclosure (every bed's waveforms in compressed blocks of a few seconds,
+each with its bed, session, device, metric, time span and size) and trend minutes (the
+median of each continuous parameter's valid samples per bed and minute), so that an alarm
+strip and a past session's trends load at once.
 
-Revision ID: 0008_waveforms
+Revision ID: 0008_review
 Revises: 0006_audit_chain
 Create Date: 2026-12-01
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_waveforms"
+revision = "0008_review"
 down_revision = "0006_audit_chain"
 branch_labels = None
 depends_on = None
@@ -38,7 +40,16 @@ def upgrade() -> None:
                     ["bed_id", "metric", "time"])
     op.create_index("ix_waveform_blocks_session", "waveform_blocks", ["session_id"])
     op.create_index("ix_waveform_blocks_end", "waveform_blocks", ["end"])
+    op.create_table(
+        "trend_minutes",
+        sa.Column("bed_id", sa.String(64), primary_key=True),
+        sa.Column("metric", sa.String(32), primary_key=True),
+        sa.Column("minute", sa.Float(), primary_key=True),
+        sa.Column("median", sa.Float(), nullable=False),
+        sa.Column("samples", sa.Integer(), nullable=False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("trend_minutes")
     op.drop_table("waveform_blocks")
