@@ -10,10 +10,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
-from drivers.base import Device, HostCodec, SerialSettings, open_with
+from drivers.base import Device, HostCodec, SerialSettings
+from drivers.transport import open_with
 from monitor.domain.errors import DriverUnavailableError, UnknownProtocolError
 
 __all__ = [
@@ -82,8 +84,6 @@ async def open_device(
     Raises:
         UnknownProtocolError, DriverUnavailableError, DeviceOpenError.
     """
-    import dataclasses
-
     baudrate = options.pop("baudrate", None)
     host = codec(protocol, device_id=device_id, **options)
     settings = host.serial_settings

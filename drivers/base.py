@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
+from monitor.domain.errors import DeviceDisconnected
 from monitor.domain.models import DeviceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -242,24 +242,3 @@ def _is_serial_error(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - pyserial is a dependency
         return False
     return isinstance(exc, serial.SerialException)
-
-
-async def open_with(
-    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0
-) -> Device:
-    """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
-
-    Raises:
-        DeviceOpenError: the port cannot be opened.
-    """
-    from drivers.transport import open_transport
-
-    reader, writer = await open_transport(url, settings or codec.serial_settings, timeout)
-    device = Device(codec, reader, writer, url)
-    try:
-        await device.start()
-    except DeviceDisconnected as exc:
-        await device.aclose()
-        raise DeviceOpenError(str(exc)) from exc
-    return device
-

@@ -5,6 +5,8 @@
 - ``socket://host:port`` is a TCP connection to a serial-to-Ethernet gateway;
 - ``tcp-listen://host:port`` waits for the device to connect to us (HL7 monitors push
   results to a listening port): see :func:`start_listener`.
+
+:func:`open_with` puts a codec on the stream opened: a started :class:`~drivers.base.Device`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import dataclasses
 import os
 from urllib.parse import urlsplit
 
-from drivers.base import SerialSettings
-from monitor.domain.errors import DeviceOpenError
+from drivers.base import Device, HostCodec, SerialSettings
+from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
 
 
 def parse_socket_url(url: str) -> tuple[str, int]:
@@ -178,3 +180,21 @@ async def open_transport(
             raise DeviceOpenError(f"cannot open serial port {url}: {exc}") from exc
     except (OSError, TimeoutError) as exc:
         raise DeviceOpenError(f"cannot open {describe_url(url)} {url}: {exc}") from exc
+
+
+async def open_with(
+    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0
+) -> Device:
+    """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
+
+    Raises:
+        DeviceOpenError: the port cannot be opened.
+    """
+    reader, writer = await open_transport(url, settings or codec.serial_settings, timeout)
+    device = Device(codec, reader, writer, url)
+    try:
+        await device.start()
+    except DeviceDisconnected as exc:
+        await device.aclose()
+        raise DeviceOpenError(str(exc)) from exc
+    return device
