@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
+from drivers.conformance import BlindSpot, Conformance
 from monitor.domain.errors import DeviceDisconnected
 from monitor.domain.models import DeviceEvent
 
@@ -57,6 +58,9 @@ class HostCodec(ABC):
 
     serial_settings: ClassVar[SerialSettings] = SerialSettings()
     """Default line parameters."""
+
+    conformance: ClassVar[Conformance] = Conformance()
+    """Option variants and limits the conformance suite must know (:mod:`drivers.conformance`)."""
 
     def __init__(self, device_id: str = "device") -> None:
         self.device_id = device_id
@@ -115,6 +119,15 @@ class HostCodec(ABC):
         self.frames_bad += 1
         self.bytes_discarded += discarded
         _LOGGER.debug("%s: bad frame skipped: %s", self.name, reason)
+
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """Why losing ``stream[pos:pos + size]`` may go uncounted, or None: it must be seen.
+
+        Called on a codec that has decoded the whole undamaged ``stream`` (so it knows
+        the format it locked on). Subclasses name the losses their wire format cannot
+        reveal, as documented in ``docs/devices/<protocol>.md``; by default there are none.
+        """
+        return None
 
     @property
     def stats(self) -> dict[str, int]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from drivers.base import HostCodec, SerialSettings
+from drivers.conformance import Conformance
 from drivers.ge_s5 import frames
 from drivers.ge_s5.frames import (
     AuxInfo,
@@ -61,6 +62,8 @@ class GeS5HostCodec(HostCodec):
 
     name = "ge_s5"
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
+    # Nothing comes until the requests are answered, then numerics every 5 s at best.
+    conformance = Conformance(first_value=15.0)
 
     def __init__(self, device_id: str = "device", interval: int = 5,
                  waveforms: bool = True) -> None:

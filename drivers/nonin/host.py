@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from drivers.base import HostCodec, SerialSettings
+from drivers.conformance import BlindSpot, Conformance, Variant
 from drivers.nonin import frames
 from drivers.nonin.frames import Frame, Record, SetFormat
 from monitor.domain.errors import FrameError
@@ -134,6 +135,16 @@ class NoninHostCodec(HostCodec):
 
     name = "nonin"
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
+    conformance = Conformance(variants=(
+        Variant("df8", {"data_format": 8}, {"data_format": 8}),
+        Variant("df7", {"data_format": 7}, {"data_format": 7}),
+        Variant("df2", {"data_format": 2}, {"data_format": 2}),
+        # The host requests format 8 from a device that powers on in format 2.
+        Variant("df2-to-8", {"data_format": 8}, {"data_format": 2}),
+        # The host detects whatever format the device sends.
+        Variant("detect-df2", {}, {"data_format": 2}),
+        Variant("detect-df8", {}, {"data_format": 8}),
+    ))
 
     def __init__(self, device_id: str = "device", data_format: int | None = None) -> None:
         if data_format is not None and data_format not in frames.FORMATS:
@@ -239,6 +250,15 @@ class NoninHostCodec(HostCodec):
         except FrameError:
             return False
         return fmt is not None
+
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """DF#8 records lost whole (4, 8... bytes from a record's first byte, the only one
+        with bit 7 set) leave a clean stream: DF#8 has no checksum and no counter."""
+        run = stream[pos : pos + size + 1]
+        if self.data_format == 8 and size % frames.RECORD_SIZE == 0 and all(
+                bool(b & 0x80) == (k % frames.RECORD_SIZE == 0) for k, b in enumerate(run)):
+            return BlindSpot("whole DF#8 records")
+        return None
 
     # -- splitting the stream ---------------------------------------------------------------
 
