@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
@@ -139,12 +139,29 @@ class HostCodec(ABC):
         }
 
 
+Tap = Callable[[bytes, float], None]
+"""``tap(data, now)``: sees every chunk a :class:`Device` reads, as read, with its POSIX read
+time, before the codec does (``spu-monitor record`` writes them to a file)."""
+
+
 class Device:
     """An open device: a transport plus a codec, iterated for events.
 
     Use ``async with await open_device(...) as device: async for event in device: ...``.
     Iteration ends quietly after :meth:`aclose` and raises
     :class:`~monitor.domain.errors.DeviceDisconnected` when the port goes away.
+
+    This is the one read loop of the project: it reads, feeds the codec, writes what the
+    codec has to send (:meth:`HostCodec.data_to_send`) and turns end of stream and I/O
+    errors into :class:`~monitor.domain.errors.DeviceDisconnected`.
+
+    Args:
+        codec: the protocol's host codec.
+        reader, writer: the open byte stream (:func:`drivers.transport.open_transport`).
+        url: where the stream comes from, for messages.
+        settings: the line settings it was opened with, if a serial line.
+        tap: called with each chunk read and its read time (:data:`Tap`); may also be
+            set later as :attr:`tap`, before reading.
     """
 
     def __init__(
@@ -153,9 +170,13 @@ class Device:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         url: str,
+        settings: SerialSettings | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.codec = codec
         self.url = url
+        self.settings = settings if settings is not None else codec.serial_settings
+        self.tap = tap
         self._reader = reader
         self._writer = writer
         self._closing = False
@@ -220,7 +241,10 @@ class Device:
             if self._closing:
                 return []
             raise DeviceDisconnected(f"{self.url}: end of stream")
-        self.codec.receive_data(data, time.time())
+        now = time.time()
+        if self.tap is not None:
+            self.tap(data, now)
+        self.codec.receive_data(data, now)
         await self._flush()
         return self.codec.events_received()
 

@@ -16,7 +16,7 @@ import dataclasses
 import os
 from urllib.parse import urlsplit
 
-from drivers.base import Device, HostCodec, SerialSettings
+from drivers.base import Device, HostCodec, SerialSettings, Tap
 from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
 
 
@@ -183,15 +183,25 @@ async def open_transport(
 
 
 async def open_with(
-    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0
+    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0,
+    tap: Tap | None = None,
 ) -> Device:
     """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
 
+    Args:
+        codec: the host codec to put on the stream.
+        url: a serial device path, ``socket://host:port`` or ``tcp-listen://host:port``.
+        settings: line settings (default: the codec's).
+        timeout: seconds to wait for the port (or, listening, for the device to connect).
+        tap: sees every chunk read (:data:`drivers.base.Tap`).
+
     Raises:
         DeviceOpenError: the port cannot be opened.
+        ValueError: the URL's form is not understood.
     """
-    reader, writer = await open_transport(url, settings or codec.serial_settings, timeout)
-    device = Device(codec, reader, writer, url)
+    settings = settings or codec.serial_settings
+    reader, writer = await open_transport(url, settings, timeout)
+    device = Device(codec, reader, writer, url, settings, tap)
     try:
         await device.start()
     except DeviceDisconnected as exc:
