@@ -344,6 +344,8 @@ class NoninHostCodec(HostCodec):
         # A unit spliced from the two sides of lost bytes can pass every check of its own
         # (DF#8 has no checksum, DF#2/#7 an 8-bit sum): use it only once the stream goes on
         # in step after it.
+        if fmt != 8 and not self._awaiting_reply and len(buf) < pos + 2 * size:
+            return None  # as _confirmed() would say: the next frame is not all here yet
         if fmt != 8 and (following := frame_fields(buf, pos + size, fmt)) is not None:
             # The common case, as _confirmed() and _sync_at() would find it (no valid frame
             # starts with ACK or NAK); the next step starts with that frame.
