@@ -85,21 +85,44 @@ def _frame_flags(status: int) -> frozenset[str]:
     return frozenset(Frame(status, 0, 0).flags())
 
 
-_ValueFlags = tuple[frozenset[str], frozenset[str], bool]
-
-
 @functools.cache
-def _value_flags(flags: frozenset[str]) -> _ValueFlags:
-    """For numerics with ``flags``: the flags of a value, those of a missing or held one
-    (with :attr:`Flag.INVALID`), and whether values are held (the sensor alarm is set)."""
+def _record_flags(status: int, status2: int) -> frozenset[str]:
+    """The flags of a DF#8 record's status bytes."""
+    return frozenset(Record(0, 0, status, status2).flags())
+
+
+_Readings = tuple[float | None, frozenset[str], float | None, frozenset[str]]
+"""What numerics show: (SpO2, its flags, pulse rate, its flags)."""
+
+
+@functools.lru_cache(maxsize=4096)
+def _readings(rate: int, spo2: int, flags: frozenset[str]) -> _Readings:
+    """The display values ``rate`` and ``spo2`` with ``flags`` as observations show them.
+
+    While the sensor alarm is set the display values are only held, not measured: a held
+    98 % must not stand in for a patient who may be desaturating off the probe. So they
+    are None, as are the missing markers, with :attr:`Flag.INVALID`.
+    """
     worst = _worst_perfusion(set(flags))
-    return frozenset(worst), frozenset(worst | {Flag.INVALID}), Flag.SENSOR_OFF in worst
+    held = Flag.SENSOR_OFF in worst
+    valid, invalid = frozenset(worst), frozenset(worst | {Flag.INVALID})
+    spo2_value = None if spo2 == frames.MISSING_SPO2 or held else float(spo2)
+    rate_value = None if rate == frames.MISSING_RATE or held else float(rate)
+    return (spo2_value, invalid if spo2_value is None else valid,
+            rate_value, invalid if rate_value is None else valid)
 
 
-@functools.cache
-def _record_value_flags(status: int, status2: int) -> _ValueFlags:
-    """:func:`_value_flags` of the flags of a DF#8 record's status bytes."""
-    return _value_flags(frozenset(Record(0, 0, status, status2).flags()))
+@functools.lru_cache(maxsize=4096)
+def _record_readings(data: bytes) -> _Readings | None:
+    """The readings of ``data`` if it is exactly one plausible DF#8 record, else None.
+
+    Cached on the bytes: a device sends few distinct records.
+    """
+    fields = record_fields(data)
+    if fields is None or len(data) != frames.RECORD_SIZE or not _plausible(fields[0],
+                                                                             fields[1]):
+        return None
+    return _readings(fields[0], fields[1], _record_flags(fields[2], fields[3]))
 
 
 _SPO2 = METRICS["SPO2"]
@@ -214,12 +237,13 @@ class NoninHostCodec(HostCodec):
 
     def receive_data(self, data: bytes, now: float | None = None) -> None:
         """Feed bytes read from the device (see :meth:`HostCodec.receive_data`)."""
+        data = bytes(data)
         if now is not None:
             self._last_time = now
             if (len(data) == frames.RECORD_SIZE and self.data_format == 8 and not self._buf
                     and not self._awaiting_reply and self._record_alone(data, now)):
                 return
-        self._feed(bytes(data), now)
+        self._feed(data, now)
 
     def _feed(self, data: bytes, now: float | None) -> None:
         self._buf += data
@@ -251,17 +275,14 @@ class NoninHostCodec(HostCodec):
         Exactly what :meth:`_step` and :meth:`_process` do with it: a record whose read
         began with it is confirmed by its bytes coming together, and arrived at ``now``.
         """
-        fields = record_fields(data)
-        if fields is None:
-            return False
-        rate, spo2, status, status2 = fields
-        if not _plausible(rate, spo2):
+        readings = _record_readings(data)
+        if readings is None:
             return False
         self._base = self._last_end = self._base + frames.RECORD_SIZE
         self._junk = 0
         self.frames_ok += 1
         self._records_seen += 1
-        self._numerics(rate, spo2, _record_value_flags(status, status2), now)
+        self._numerics(readings, now)
         return True
 
     def _came_together(self, start: int, end: int) -> bool | None:
@@ -503,8 +524,8 @@ class NoninHostCodec(HostCodec):
                 self._note(item, when)
             elif fmt == 8:
                 self._records_seen += 1
-                self._numerics(fields[0], fields[1], _record_value_flags(fields[2], fields[3]),
-                               when)
+                self._numerics(_readings(fields[0], fields[1],
+                                         _record_flags(fields[2], fields[3])), when)
             else:
                 self._frames_seen += 1
                 kept = None if suspect else cast(FrameFields, fields)
@@ -540,19 +561,11 @@ class NoninHostCodec(HostCodec):
             self._emit(DeviceStatus(self.device_id, DeviceState.INFO, when, detail,
                                     dict(self._info)))
 
-    def _numerics(self, rate: int, spo2: int, flags: _ValueFlags, when: float) -> None:
-        # While the sensor alarm is set the display values are only held, not measured: a
-        # held 98 % must not stand in for a patient who may be desaturating off the probe.
-        valid, invalid, held = flags
-        dev, emit = self.device_id, self._events.append
-        if spo2 == frames.MISSING_SPO2 or held:
-            emit(Observation(dev, _SPO2.code, "SPO2", None, _SPO2.unit, when, invalid))
-        else:
-            emit(Observation(dev, _SPO2.code, "SPO2", float(spo2), _SPO2.unit, when, valid))
-        if rate == frames.MISSING_RATE or held:
-            emit(Observation(dev, _PR.code, "PR", None, _PR.unit, when, invalid))
-        else:
-            emit(Observation(dev, _PR.code, "PR", float(rate), _PR.unit, when, valid))
+    def _numerics(self, readings: _Readings, when: float) -> None:
+        spo2, spo2_flags, rate, rate_flags = readings
+        emit = self._events.append
+        emit(Observation(self.device_id, _SPO2.code, "SPO2", spo2, _SPO2.unit, when, spo2_flags))
+        emit(Observation(self.device_id, _PR.code, "PR", rate, _PR.unit, when, rate_flags))
 
     def _packet(self, done: ClosedPacket | str | None) -> None:
         """Count a packet given up, or emit one closed: its pleth, and its numerics once a
@@ -593,5 +606,5 @@ class NoninHostCodec(HostCodec):
             pending, self._pending_flags = self._pending_flags, set()
             self._packets_since_numerics = 0
             self._first_numerics = False
-            self._numerics(frames.join_rate(hr_msb, hr_lsb), spo2,
-                           _value_flags(frozenset(pending)), when)
+            self._numerics(_readings(frames.join_rate(hr_msb, hr_lsb), spo2,
+                                     frozenset(pending)), when)
