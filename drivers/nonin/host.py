@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, replace
 from typing import Any, cast
 
@@ -12,6 +11,16 @@ from drivers.nonin import frames
 from drivers.nonin.detect import recognise
 from drivers.nonin.frames import Frame, Record, SetFormat, frame_fields, record_fields
 from drivers.nonin.packets import ClosedPacket, FrameFields, PacketAssembler
+from drivers.nonin.readings import (
+    Readings,
+    display_readings,
+    frame_flags,
+    implausible,
+    plausible,
+    record_flags,
+    record_readings,
+    worst_perfusion,
+)
 from monitor.domain.errors import FrameError
 from monitor.domain.metrics import METRICS
 from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
@@ -26,11 +35,6 @@ the frames after them keep its frame boundaries (bytes replaced, not lost)."""
 _TOGETHER = 0.5
 """DF#8: seconds within which the bytes of one record arrive (a burst of 4 ms, sent once a
 second), so a record whose bytes arrived further apart is two records spliced by a loss."""
-
-PULSE_RATE_RANGE = (18, 321)
-"""Pulse rates the modules measure (/min); anything else but the 511 marker is damage."""
-SPO2_RANGE = (0, 100)
-"""SpO2 the modules measure (%); anything else but the 127 marker is damage."""
 
 _NUMERICS_EVERY = 3
 """DF#2/#7: numerics once per second (every third packet), like DF#8 and the other drivers;
@@ -54,75 +58,7 @@ class _Note:
     end: int = 0  # stream offset where it was noted
 
 
-_PLAUSIBLE_RATES = frozenset(range(PULSE_RATE_RANGE[0], PULSE_RATE_RANGE[1] + 1)) | {
-    frames.MISSING_RATE}
-_PLAUSIBLE_SPO2 = frozenset(range(SPO2_RANGE[0], SPO2_RANGE[1] + 1)) | {frames.MISSING_SPO2}
-
-
-def _plausible(rate: int, spo2: int) -> bool:
-    """A pulse rate and SpO2 a module can send: in range, or the missing markers."""
-    return rate in _PLAUSIBLE_RATES and spo2 in _PLAUSIBLE_SPO2
-
-
-def _implausible(rate: int, spo2: int) -> str:
-    return f"DF#8 record with implausible PR {rate} or SpO2 {spo2}"
-
-
 _FRAME_PERIOD = 1.0 / frames.FRAME_RATE
-
-
-def _worst_perfusion(flags: set[str]) -> set[str]:
-    # Low perfusion is worse than marginal: report only the worse of the two.
-    if Flag.LOW_PERFUSION in flags:
-        flags.discard(Flag.MARGINAL_PERFUSION)
-    return flags
-
-
-# Flags are looked up, not rebuilt, for every unit: the arguments take few values.
-@functools.cache
-def _frame_flags(status: int) -> frozenset[str]:
-    """The flags of a DF#2/#7 frame's STATUS byte."""
-    return frozenset(Frame(status, 0, 0).flags())
-
-
-@functools.cache
-def _record_flags(status: int, status2: int) -> frozenset[str]:
-    """The flags of a DF#8 record's status bytes."""
-    return frozenset(Record(0, 0, status, status2).flags())
-
-
-_Readings = tuple[float | None, frozenset[str], float | None, frozenset[str]]
-"""What numerics show: (SpO2, its flags, pulse rate, its flags)."""
-
-
-@functools.lru_cache(maxsize=4096)
-def _readings(rate: int, spo2: int, flags: frozenset[str]) -> _Readings:
-    """The display values ``rate`` and ``spo2`` with ``flags`` as observations show them.
-
-    While the sensor alarm is set the display values are only held, not measured: a held
-    98 % must not stand in for a patient who may be desaturating off the probe. So they
-    are None, as are the missing markers, with :attr:`Flag.INVALID`.
-    """
-    worst = _worst_perfusion(set(flags))
-    held = Flag.SENSOR_OFF in worst
-    valid, invalid = frozenset(worst), frozenset(worst | {Flag.INVALID})
-    spo2_value = None if spo2 == frames.MISSING_SPO2 or held else float(spo2)
-    rate_value = None if rate == frames.MISSING_RATE or held else float(rate)
-    return (spo2_value, invalid if spo2_value is None else valid,
-            rate_value, invalid if rate_value is None else valid)
-
-
-@functools.lru_cache(maxsize=4096)
-def _record_readings(data: bytes) -> _Readings | None:
-    """The readings of ``data`` if it is exactly one plausible DF#8 record, else None.
-
-    Cached on the bytes: a device sends few distinct records.
-    """
-    fields = record_fields(data)
-    if fields is None or len(data) != frames.RECORD_SIZE or not _plausible(fields[0],
-                                                                             fields[1]):
-        return None
-    return _readings(fields[0], fields[1], _record_flags(fields[2], fields[3]))
 
 
 _SPO2 = METRICS["SPO2"]
@@ -157,11 +93,13 @@ class NoninHostCodec(HostCodec):
     two sides of a loss can pass its own checks. A unit is therefore used only once the
     stream goes on in step after it (the next record or frame follows; a DF#8 record whose
     four bytes came together, by the read times, is used at once, one whose bytes came a
-    second apart is rejected); values outside :data:`PULSE_RATE_RANGE` and
-    :data:`SPO2_RANGE` reject their record or packet; a packet is complete only when its
-    25 frames are followed by a SYNC frame (frames lost whole show only in that count);
-    and the first frame after a gap, unless frame boundaries were kept, holds its place
-    without giving a sample or an item. Every rejection counts in ``frames_bad``.
+    second apart is rejected); values outside
+    :data:`~drivers.nonin.readings.PULSE_RATE_RANGE` and
+    :data:`~drivers.nonin.readings.SPO2_RANGE` reject their record or packet; a packet is
+    complete only when its 25 frames are followed by a SYNC frame (frames lost whole show
+    only in that count); and the first frame after a gap, unless frame boundaries were
+    kept, holds its place without giving a sample or an item. Every rejection counts in
+    ``frames_bad``.
 
     Times: with ``now``, a unit arrived with the read that brought its last byte, less one
     unit period for each whole unit that read brought after it; a waveform's time is that
@@ -275,7 +213,7 @@ class NoninHostCodec(HostCodec):
         Exactly what :meth:`_step` and :meth:`_process` do with it: a record whose read
         began with it is confirmed by its bytes coming together, and arrived at ``now``.
         """
-        readings = _record_readings(data)
+        readings = record_readings(data)
         if readings is None:
             return False
         self._base = self._last_end = self._base + frames.RECORD_SIZE
@@ -312,7 +250,7 @@ class NoninHostCodec(HostCodec):
         if fmt == 8:
             fields = record_fields(data)
             return len(data) == frames.RECORD_SIZE and fields is not None and \
-                _plausible(fields[0], fields[1])
+                plausible(fields[0], fields[1])
         return fmt is not None and len(data) == frames.FRAME_SIZE and \
             frame_fields(data, 0, fmt) is not None
 
@@ -349,8 +287,8 @@ class NoninHostCodec(HostCodec):
             if len(buf) - pos < size:
                 return None
             fields = record_fields(buf, pos)
-            if fields is not None and not _plausible(fields[0], fields[1]):
-                return self._skip(_implausible(fields[0], fields[1]), size)
+            if fields is not None and not plausible(fields[0], fields[1]):
+                return self._skip(implausible(fields[0], fields[1]), size)
         else:
             size = frames.FRAME_SIZE
             if len(buf) - pos < size:
@@ -524,8 +462,8 @@ class NoninHostCodec(HostCodec):
                 self._note(item, when)
             elif fmt == 8:
                 self._records_seen += 1
-                self._numerics(_readings(fields[0], fields[1],
-                                         _record_flags(fields[2], fields[3])), when)
+                self._numerics(display_readings(fields[0], fields[1],
+                                         record_flags(fields[2], fields[3])), when)
             else:
                 self._frames_seen += 1
                 kept = None if suspect else cast(FrameFields, fields)
@@ -561,7 +499,7 @@ class NoninHostCodec(HostCodec):
             self._emit(DeviceStatus(self.device_id, DeviceState.INFO, when, detail,
                                     dict(self._info)))
 
-    def _numerics(self, readings: _Readings, when: float) -> None:
+    def _numerics(self, readings: Readings, when: float) -> None:
         spo2, spo2_flags, rate, rate_flags = readings
         emit = self._events.append
         emit(Observation(self.device_id, _SPO2.code, "SPO2", spo2, _SPO2.unit, when, spo2_flags))
@@ -579,12 +517,12 @@ class NoninHostCodec(HostCodec):
         present: list[FrameFields] = [f for f in slots if f is not None]
         flags: set[str] = set()
         for status in {f[0] for f in present}:
-            flags |= _frame_flags(status)
+            flags |= frame_flags(status)
         item = [None if f is None else f[2] for f in slots]
         stat2 = item[frames.P_STAT2]
         if stat2 is not None and stat2 & frames.S2_LOW_BATTERY:
             flags.add(Flag.LOW_BATTERY)
-        flags = _worst_perfusion(flags)
+        flags = worst_perfusion(flags)
         when = done.end
         firmware = item[frames.P_FIRMWARE]
         if firmware is not None:
@@ -598,7 +536,7 @@ class NoninHostCodec(HostCodec):
         hr_msb, hr_lsb = item[frames.P_HR_D_MSB], item[frames.P_HR_D_LSB]
         spo2 = item[frames.P_SPO2_D]
         if hr_msb is not None and hr_lsb is not None and spo2 is not None and \
-                not _plausible(frames.join_rate(hr_msb, hr_lsb), spo2):
+                not plausible(frames.join_rate(hr_msb, hr_lsb), spo2):
             self._bad_frame("DF#2/#7 packet with implausible display values")
             hr_msb = None
         if (self._packets_since_numerics >= _NUMERICS_EVERY or self._first_numerics) and \
@@ -606,5 +544,5 @@ class NoninHostCodec(HostCodec):
             pending, self._pending_flags = self._pending_flags, set()
             self._packets_since_numerics = 0
             self._first_numerics = False
-            self._numerics(_readings(frames.join_rate(hr_msb, hr_lsb), spo2,
+            self._numerics(display_readings(frames.join_rate(hr_msb, hr_lsb), spo2,
                                      frozenset(pending)), when)
