@@ -17,7 +17,8 @@ read times, to a fresh ``drivers.codec(name)``:
   FTDI's default latency timer), so a 9600 8N1 line gives reads of 15 or 16 bytes, and
   a Masimo line of 127 bytes comes in nine reads;
 - the **decode rate** is the stream's bytes over the CPU time (``time.process_time``, so
-  other processes on the machine do not count) the codec took, best of ``repeat`` runs.
+  other processes on the machine count less) the codec took: the best of ``repeat`` runs
+  after a warm-up, more runs for a short stream (until :data:`MIN_CPU` adds up).
 
 ``benchmarks/decoders.py`` prints the figures; a ``spu-monitor bench`` command may import
 :func:`measure_all`.
