@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint bench clean
+.PHONY: demo test install lint bench bench-decoders clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/bootstrap.sh
 	PYTHON=$(PYTHON) scripts/bootstrap.sh requirements-dev.txt
@@ -27,6 +27,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/throughput.py
+
+## Decoder throughput per protocol, as multiples of the line rate (docs/performance.md).
+bench-decoders: $(STAMP)
+	$(VENV)/bin/python benchmarks/decoders.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache test-artifacts

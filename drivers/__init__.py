@@ -10,11 +10,12 @@
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 from typing import Any
 
-from drivers.base import Device, HostCodec, SerialSettings, open_with
-from monitor.domain.errors import DriverUnavailableError, UnknownProtocolError
+from drivers.base import Device, HostCodec, SerialSettings
+from drivers.registry import load_class
+from drivers.transport import open_with
 
 __all__ = [
     "PROTOCOLS",
@@ -43,17 +44,7 @@ def codec_class(name: str) -> type[HostCodec]:
         UnknownProtocolError: no such protocol.
         DriverUnavailableError: its module cannot be imported.
     """
-    try:
-        target = PROTOCOLS[name]
-    except KeyError:
-        known = ", ".join(sorted(PROTOCOLS))
-        raise UnknownProtocolError(f"unknown protocol {name!r} (known: {known})") from None
-    module_name, _, class_name = target.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-        cls: type[HostCodec] = getattr(module, class_name)
-    except (ImportError, AttributeError) as exc:
-        raise DriverUnavailableError(f"protocol {name!r} cannot be loaded: {exc}") from exc
+    cls: type[HostCodec] = load_class(PROTOCOLS, name, HostCodec)
     return cls
 
 
@@ -82,8 +73,6 @@ async def open_device(
     Raises:
         UnknownProtocolError, DriverUnavailableError, DeviceOpenError.
     """
-    import dataclasses
-
     baudrate = options.pop("baudrate", None)
     host = codec(protocol, device_id=device_id, **options)
     settings = host.serial_settings

@@ -15,12 +15,13 @@ import asyncio
 import logging
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import ClassVar
 
-from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
+from drivers.conformance import BlindSpot, Conformance
+from monitor.domain.errors import DeviceDisconnected
 from monitor.domain.models import DeviceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -57,6 +58,9 @@ class HostCodec(ABC):
 
     serial_settings: ClassVar[SerialSettings] = SerialSettings()
     """Default line parameters."""
+
+    conformance: ClassVar[Conformance] = Conformance()
+    """Option variants and limits the conformance suite must know (:mod:`drivers.conformance`)."""
 
     def __init__(self, device_id: str = "device") -> None:
         self.device_id = device_id
@@ -116,6 +120,15 @@ class HostCodec(ABC):
         self.bytes_discarded += discarded
         _LOGGER.debug("%s: bad frame skipped: %s", self.name, reason)
 
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """Why losing ``stream[pos:pos + size]`` may go uncounted, or None: it must be seen.
+
+        Called on a codec that has decoded the whole undamaged ``stream`` (so it knows
+        the format it locked on). Subclasses name the losses their wire format cannot
+        reveal, as documented in ``docs/devices/<protocol>.md``; by default there are none.
+        """
+        return None
+
     @property
     def stats(self) -> dict[str, int]:
         """Counters: frames decoded, frames rejected, bytes discarded."""
@@ -126,12 +139,29 @@ class HostCodec(ABC):
         }
 
 
+Tap = Callable[[bytes, float], None]
+"""``tap(data, now)``: sees every chunk a :class:`Device` reads, as read, with its POSIX read
+time, before the codec does (``spu-monitor record`` writes them to a file)."""
+
+
 class Device:
     """An open device: a transport plus a codec, iterated for events.
 
     Use ``async with await open_device(...) as device: async for event in device: ...``.
     Iteration ends quietly after :meth:`aclose` and raises
     :class:`~monitor.domain.errors.DeviceDisconnected` when the port goes away.
+
+    This is the one read loop of the project: it reads, feeds the codec, writes what the
+    codec has to send (:meth:`HostCodec.data_to_send`) and turns end of stream and I/O
+    errors into :class:`~monitor.domain.errors.DeviceDisconnected`.
+
+    Args:
+        codec: the protocol's host codec.
+        reader, writer: the open byte stream (:func:`drivers.transport.open_transport`).
+        url: where the stream comes from, for messages.
+        settings: the line settings it was opened with, if a serial line.
+        tap: called with each chunk read and its read time (:data:`Tap`); may also be
+            set later as :attr:`tap`, before reading.
     """
 
     def __init__(
@@ -140,9 +170,13 @@ class Device:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         url: str,
+        settings: SerialSettings | None = None,
+        tap: Tap | None = None,
     ) -> None:
         self.codec = codec
         self.url = url
+        self.settings = settings if settings is not None else codec.serial_settings
+        self.tap = tap
         self._reader = reader
         self._writer = writer
         self._closing = False
@@ -207,7 +241,10 @@ class Device:
             if self._closing:
                 return []
             raise DeviceDisconnected(f"{self.url}: end of stream")
-        self.codec.receive_data(data, time.time())
+        now = time.time()
+        if self.tap is not None:
+            self.tap(data, now)
+        self.codec.receive_data(data, now)
         await self._flush()
         return self.codec.events_received()
 
@@ -242,24 +279,3 @@ def _is_serial_error(exc: BaseException) -> bool:
     except ImportError:  # pragma: no cover - pyserial is a dependency
         return False
     return isinstance(exc, serial.SerialException)
-
-
-async def open_with(
-    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0
-) -> Device:
-    """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
-
-    Raises:
-        DeviceOpenError: the port cannot be opened.
-    """
-    from drivers.transport import open_transport
-
-    reader, writer = await open_transport(url, settings or codec.serial_settings, timeout)
-    device = Device(codec, reader, writer, url)
-    try:
-        await device.start()
-    except DeviceDisconnected as exc:
-        await device.aclose()
-        raise DeviceOpenError(str(exc)) from exc
-    return device
-

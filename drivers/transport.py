@@ -5,6 +5,8 @@
 - ``socket://host:port`` is a TCP connection to a serial-to-Ethernet gateway;
 - ``tcp-listen://host:port`` waits for the device to connect to us (HL7 monitors push
   results to a listening port): see :func:`start_listener`.
+
+:func:`open_with` puts a codec on the stream opened: a started :class:`~drivers.base.Device`.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import dataclasses
 import os
 from urllib.parse import urlsplit
 
-from drivers.base import SerialSettings
-from monitor.domain.errors import DeviceOpenError
+from drivers.base import Device, HostCodec, SerialSettings, Tap
+from monitor.domain.errors import DeviceDisconnected, DeviceOpenError
 
 
 def parse_socket_url(url: str) -> tuple[str, int]:
@@ -178,3 +180,31 @@ async def open_transport(
             raise DeviceOpenError(f"cannot open serial port {url}: {exc}") from exc
     except (OSError, TimeoutError) as exc:
         raise DeviceOpenError(f"cannot open {describe_url(url)} {url}: {exc}") from exc
+
+
+async def open_with(
+    codec: HostCodec, url: str, settings: SerialSettings | None = None, timeout: float = 5.0,
+    tap: Tap | None = None,
+) -> Device:
+    """Open ``url`` with ``codec``'s serial settings and return a started :class:`Device`.
+
+    Args:
+        codec: the host codec to put on the stream.
+        url: a serial device path, ``socket://host:port`` or ``tcp-listen://host:port``.
+        settings: line settings (default: the codec's).
+        timeout: seconds to wait for the port (or, listening, for the device to connect).
+        tap: sees every chunk read (:data:`drivers.base.Tap`).
+
+    Raises:
+        DeviceOpenError: the port cannot be opened.
+        ValueError: the URL's form is not understood.
+    """
+    settings = settings or codec.serial_settings
+    reader, writer = await open_transport(url, settings, timeout)
+    device = Device(codec, reader, writer, url, settings, tap)
+    try:
+        await device.start()
+    except DeviceDisconnected as exc:
+        await device.aclose()
+        raise DeviceOpenError(str(exc)) from exc
+    return device

@@ -6,10 +6,9 @@ into byte-exact device output; :mod:`simulators.port` writes it onto a pty or se
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-from monitor.domain.errors import UnknownProtocolError
+from drivers.registry import load_class
 from simulators.base import DeviceCodec
 
 DEVICE_CODECS: dict[str, str] = {
@@ -22,17 +21,27 @@ DEVICE_CODECS: dict[str, str] = {
 """Protocol name -> ``module:Class`` of its simulated device."""
 
 
-def device_codec(name: str, **options: Any) -> DeviceCodec:
-    """Create the simulated device of protocol ``name``.
+def device_codec_class(name: str) -> type[DeviceCodec]:
+    """Return the simulated device class registered as ``name``.
 
     Raises:
         UnknownProtocolError: no simulator for that protocol.
+        DriverUnavailableError: its module cannot be imported.
     """
-    try:
-        target = DEVICE_CODECS[name]
-    except KeyError:
-        known = ", ".join(sorted(DEVICE_CODECS))
-        raise UnknownProtocolError(f"no simulator for protocol {name!r} (known: {known})") from None
-    module_name, _, class_name = target.partition(":")
-    cls: type[DeviceCodec] = getattr(importlib.import_module(module_name), class_name)
-    return cls(**options)
+    cls: type[DeviceCodec] = load_class(DEVICE_CODECS, name, DeviceCodec,
+                                        what="simulated protocol")
+    return cls
+
+
+def device_codec(name: str, **options: Any) -> DeviceCodec:
+    """Create the simulated device of protocol ``name``.
+
+    Args:
+        name: registry name (``masimo``...).
+        options: device options (``data_format=2`` for Nonin...).
+
+    Raises:
+        UnknownProtocolError: no simulator for that protocol.
+        DriverUnavailableError: its module cannot be imported.
+    """
+    return device_codec_class(name)(**options)

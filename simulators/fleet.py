@@ -12,13 +12,11 @@ import contextlib
 import json
 import logging
 import os
-import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from simulators import device_codec
-from simulators.port import PtyPort, run_scenario
+from simulators.port import PtyPort, run_scenario, run_until_stopped
 from simulators.scenarios import Patient, scenario
 
 _LOGGER = logging.getLogger(__name__)
@@ -51,26 +49,28 @@ class SimulatedDevice:
 
 
 async def run_fleet(directory: Path, devices: list[SimulatedDevice], speed: float = 1.0) -> None:
-    """Create a pty per device at ``directory/<name>`` and run them until cancelled."""
+    """Create a pty per device at ``directory/<name>`` and run them until cancelled, or
+    until the process that started the fleet is gone."""
     ports = [PtyPort(link=str(directory / d.name)) for d in devices]
     try:
         async with asyncio.TaskGroup() as tg:
-            for d, port in zip(devices, ports, strict=True):
-                codec = device_codec(d.protocol, **d.options)
-                tg.create_task(run_scenario(codec, scenario(d.scenario), port,
-                                            patient=d.patient, speed=speed))
-            tg.create_task(_watch_parent())
+            running = [tg.create_task(run_scenario(device_codec(d.protocol, **d.options),
+                                                   scenario(d.scenario), port,
+                                                   patient=d.patient, speed=speed))
+                       for d, port in zip(devices, ports, strict=True)]
+            await _parent_gone()
+            for task in running:
+                task.cancel()
     finally:
         for port in ports:
             port.close()
 
 
-async def _watch_parent() -> None:
+async def _parent_gone() -> None:
     # The demo's server is our parent: when it dies we must not linger holding ptys.
     parent = os.getppid()
     while os.getppid() == parent:
         await asyncio.sleep(1.0)
-    raise SystemExit(0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     devices = [SimulatedDevice.from_dict(d) for d in json.loads(args.plan)]
     logging.basicConfig(level=logging.WARNING, format="fleet %(levelname)s %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-        asyncio.run(run_fleet(args.directory, devices, args.speed))
+    # SIGTERM (the demo's terminate()) and SIGINT cancel the fleet: ports close, links go.
+    with contextlib.suppress(KeyboardInterrupt):  # a Ctrl-C before the loop runs
+        run_until_stopped(run_fleet(args.directory, devices, args.speed))
     return 0
 
 

@@ -14,9 +14,10 @@ import contextlib
 import errno
 import logging
 import os
+import signal
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from simulators.base import DeviceCodec
@@ -257,6 +258,43 @@ class SerialPort:
 
 
 DevicePort = PtyPort | SerialPort
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+"""What stops a simulator process from outside: ``kill``, the demo's ``terminate()``, Ctrl-C."""
+
+
+def run_until_stopped(main: Coroutine[Any, Any, object]) -> None:
+    """Run ``main`` in a new event loop until it returns or a :data:`STOP_SIGNALS` arrives.
+
+    A signal cancels ``main``, so its ``finally`` clauses close the ports it opened and
+    remove their stable links, and the call returns quietly. Python's default SIGTERM
+    would end the process at once instead, leaving a link to a freed ``/dev/pts/N`` that
+    the kernel hands to the next pty opened (see :meth:`PtyPort.unplug`).
+    """
+
+    async def guarded() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        stopped = False
+
+        def stop() -> None:
+            nonlocal stopped
+            stopped = True
+            task.cancel()
+
+        for sig in STOP_SIGNALS:
+            loop.add_signal_handler(sig, stop)
+        try:
+            await main
+        except asyncio.CancelledError:
+            if not stopped:
+                raise
+        finally:
+            for sig in STOP_SIGNALS:
+                loop.remove_signal_handler(sig)
+
+    asyncio.run(guarded())
 
 
 async def run_scenario(

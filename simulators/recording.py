@@ -32,6 +32,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, NamedTuple, TextIO
 
+import drivers
+from monitor.domain.errors import DeviceDisconnected, DriverError
+from monitor.domain.models import Observation
 from simulators.pacer import Pacer
 from simulators.port import PtyPort, SerialPort
 
@@ -195,10 +198,12 @@ async def record(
 ) -> int:
     """Record what the device at ``url`` sends into the raw recording ``out``.
 
-    The port is opened with the protocol's serial settings. A host codec decodes the
-    stream as it goes so that the operator sees, on ``stream`` (stderr) every
-    ``status_every`` seconds, that frames are arriving and decoding; its requests
-    (handshakes, polls: GE S/5 only talks when asked) are sent to the device.
+    The device is opened like any other (:func:`drivers.open_device`, the protocol's
+    serial settings and handshake) and read through the one device loop,
+    :class:`drivers.base.Device`, whose tap writes each chunk to the file as read. Its
+    host codec decodes the stream as it goes so that the operator sees, on ``stream``
+    (stderr) every ``status_every`` seconds, that frames are arriving and decoding; its
+    requests (handshakes, polls: GE S/5 only talks when asked) go to the device.
 
     Args:
         protocol: registry name (``masimo``...).
@@ -211,88 +216,52 @@ async def record(
         stream: where status lines go (default ``sys.stderr``).
 
     Returns:
-        0 when the duration elapsed; 1 when the port could not
+        0 when the duration elapsed; 1 when the protocol is unknown, the port could not
         be opened or the device went away (what was read so far is kept).
     """
-    import dataclasses
-
-    import drivers
-    from drivers.transport import open_transport
-    from monitor.domain.errors import DeviceOpenError, DriverError
-
     err = stream if stream is not None else sys.stderr
-    opts = dict(options or {})
-    baudrate = opts.pop("baudrate", None)
     try:
-        host = drivers.codec(protocol, device_id="record", **opts)
-    except DriverError as exc:
+        device = await drivers.open_device(url, protocol, device_id="record", **(options or {}))
+    except (DriverError, ValueError) as exc:
         print(f"record: {exc}", file=err)
         return 1
-    settings = host.serial_settings
-    if baudrate is not None:
-        settings = dataclasses.replace(settings, baudrate=int(baudrate))
-    try:
-        reader, writer = await open_transport(url, settings)
-    except (DeviceOpenError, ValueError) as exc:
-        print(f"record: {exc}", file=err)
-        return 1
-    loop = asyncio.get_running_loop()
-    deadline = None if duration is None else loop.time() + duration
+    recorder = RawRecorder(out, protocol)
+    device.tap = lambda data, now: recorder.write(data, started=now)
     observations = 0
-    next_status = loop.time() + status_every
-    status = 0
 
     def report(final: bool = False) -> None:
-        s = host.stats
+        s = device.codec.stats
         print(f"record: {recorder.bytes} bytes in {recorder.chunks} chunks, "
               f"{s['frames_ok']} frames ok, {s['frames_bad']} bad, "
               f"{observations} observations{' (done)' if final else ''}", file=err)
 
-    async def send() -> None:
-        out_data = host.data_to_send()
-        if out_data:
-            for data in out_data:
-                writer.write(data)
-            await writer.drain()
-
-    recorder = RawRecorder(out, protocol)
-    print(f"record: {protocol} from {url} ({settings.describe()}) into {out}", file=err)
-    try:
-        host.start()
-        await send()
+    async def report_every() -> None:
         while True:
-            now = loop.time()
-            if deadline is not None and now >= deadline:
-                break
-            wait = next_status - now
-            if deadline is not None:
-                wait = min(wait, deadline - now)
-            try:
-                data = await asyncio.wait_for(reader.read(4096), max(wait, 0.0))
-            except TimeoutError:
-                data = None
-            if data is not None:
-                if not data:
-                    print(f"record: {url} closed the connection", file=err)
-                    status = 1
-                    break
-                recorder.write(data)
-                host.receive_data(data, time.time())
-                observations += sum(1 for e in host.events_received() if hasattr(e, "metric"))
-                await send()
-            if loop.time() >= next_status:
-                report()
-                next_status += status_every
-    except Exception as exc:  # pyserial's SerialException, OSError: the device went away
-        if not (isinstance(exc, OSError) or type(exc).__name__ == "SerialException"):
-            raise
-        print(f"record: {url} disconnected: {exc}", file=err)
+            await asyncio.sleep(status_every)
+            report()
+
+    print(f"record: {protocol} from {url} ({device.settings.describe()}) into {out}",
+          file=err)
+    status = 0
+    reporter = asyncio.create_task(report_every())
+    try:
+        async with asyncio.timeout(duration):
+            async for event in device:
+                if isinstance(event, Observation):
+                    observations += 1
+    except TimeoutError:
+        pass  # the duration elapsed
+    except DeviceDisconnected as exc:
+        if exc.__cause__ is None:
+            print(f"record: {url} closed the connection", file=err)
+        else:
+            print(f"record: {url} disconnected: {exc.__cause__}", file=err)
         status = 1
     finally:
+        reporter.cancel()
         recorder.close()
-        writer.close()
         with contextlib.suppress(Exception):
-            await writer.wait_closed()
+            await device.aclose()
         report(final=True)
     return status
 

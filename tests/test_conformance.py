@@ -4,7 +4,9 @@ python-can's Back2Back pattern: one set of checks, parametrized over the registr
 collection time, so a protocol added to ``drivers.PROTOCOLS`` and
 ``simulators.DEVICE_CODECS`` is covered without touching this file.
 
-Checks, per protocol (and per option variant, see :data:`VARIANTS`):
+Checks, per protocol, and per option variant the protocol declares next to its codec
+(``HostCodec.conformance``, :mod:`drivers.conformance`), as it declares the losses its
+wire format cannot reveal (``HostCodec.lost_bytes_blind_spot``):
 
 - round trip: simulator bytes for scripted vitals decode to the same values;
 - every split: whole, random chunks and single bytes give the same events;
@@ -22,7 +24,6 @@ import asyncio
 import bisect
 import math
 import random
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ import pytest
 import drivers
 import simulators
 from drivers.base import HostCodec
+from drivers.conformance import BlindSpot
 from monitor.domain.errors import DeviceDisconnected
 from monitor.domain.models import SENSOR_OFF_FLAGS, DeviceState, DeviceStatus, Observation, Waveform
 from simulators.base import DeviceCodec
@@ -41,35 +43,14 @@ from tests.conftest import MS
 
 # -- which protocols, with which options ----------------------------------------------------
 
-VARIANTS: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]] = {
-    "nonin": [
-        ("df8", {"data_format": 8}, {"data_format": 8}),
-        ("df7", {"data_format": 7}, {"data_format": 7}),
-        ("df2", {"data_format": 2}, {"data_format": 2}),
-        # The host requests format 8 from a device that powers on in format 2.
-        ("df2-to-8", {"data_format": 8}, {"data_format": 2}),
-        # The host detects whatever format the device sends.
-        ("detect-df2", {}, {"data_format": 2}),
-        ("detect-df8", {}, {"data_format": 8}),
-    ],
-}
-"""Per protocol: ``(variant id, host codec options, device codec options)``.
-
-A protocol without an entry runs once with no options. Add an entry when a protocol has
-modes that use different wire formats, so that each of them is checked.
-"""
-
-E2E_TIMEOUT: dict[str, float] = {"ge_s5": 15.0}
-"""Seconds to wait for the first value over a pty, for protocols slower than 1 Hz."""
-DEFAULT_E2E_TIMEOUT = 5.0
-
 
 def _params() -> list[Any]:
+    """One param per protocol variant (``HostCodec.conformance.variants``)."""
     params = []
     for name in sorted(set(drivers.PROTOCOLS) & set(simulators.DEVICE_CODECS)):
-        for variant_id, host_opts, dev_opts in VARIANTS.get(name, [("", {}, {})]):
-            pid = f"{name}-{variant_id}" if variant_id else name
-            params.append(pytest.param((name, host_opts, dev_opts), id=pid))
+        for variant in drivers.codec_class(name).conformance.variants:
+            pid = f"{name}-{variant.id}" if variant.id else name
+            params.append(pytest.param((name, variant.host, variant.device), id=pid))
     return params
 
 
@@ -86,6 +67,11 @@ class Proto:
 
     def device(self) -> DeviceCodec:
         return simulators.device_codec(self.name, **self.device_options)
+
+    @property
+    def first_value(self) -> float:
+        """Seconds a pty may take to deliver the first value (the protocol declares it)."""
+        return drivers.codec_class(self.name).conformance.first_value
 
     @property
     def over_serial(self) -> bool:
@@ -330,7 +316,8 @@ WARM_UP = 5.0
 SPACING = 3.0
 """Device seconds of clean frames between two injections (and at the end)."""
 EXCUSE = 0.5
-"""Frames sent this long after a damage may be lost with it (half a Nonin DF#2 second)."""
+"""Frames sent this long after a damage may be lost with it (a wire format may resync only
+on a unit that lasts that long)."""
 
 
 def _garbage(rng: random.Random) -> bytes:
@@ -580,70 +567,14 @@ def _plan_deletions(clean: Clean, seed: int) -> list[Deletion]:
     return out
 
 
-@dataclass
-class BlindSpot:
-    """A loss the wire format cannot reveal, documented in docs/devices/<protocol>.md."""
-
-    reason: str
-    values: bool = False  # the loss may change a value (then only VALID_RANGE holds)
-
-
-def _blind_spot(proto: Proto, clean: Clean, d: Deletion) -> BlindSpot | None:
+def _blind_spot(clean: Clean, d: Deletion) -> BlindSpot | None:
     """Why ``d`` may go uncounted, or None: it must raise ``frames_bad``.
 
-    A loss after which the host decodes exactly what it decodes from the undamaged stream
-    (a lost LF of a CR LF) need not be counted either; see the test.
+    The protocol says (``HostCodec.lost_bytes_blind_spot``, asked of the host that decoded
+    the undamaged stream). A loss after which the host decodes exactly what it decodes from
+    the undamaged stream (a lost LF of a CR LF) need not be counted either; see the test.
     """
-    stream, lost = clean.stream, range(d.pos, d.pos + d.size)
-    if proto.name == "nonin" and getattr(clean.host, "data_format", None) == 8:
-        # DF#8 records have no checksum and no counter: whole records lost (4 bytes from
-        # a record's first byte, the only one with bit 7 set) leave a clean stream.
-        run = stream[d.pos : d.pos + d.size + 1]
-        if d.size % 4 == 0 and all(bool(b & 0x80) == (k % 4 == 0) for k, b in enumerate(run)):
-            return BlindSpot("whole DF#8 records")
-    if proto.name == "nellcor":
-        # After PA come only status codes: a lost code (or the spaces around it) cannot be
-        # told from one the device did not print. Values are not affected.
-        start = stream.rfind(b"\n", 0, d.pos) + 1
-        end = stream.find(b"\r", d.pos)
-        tokens = list(re.finditer(rb"\S+", stream[start:end]))
-        if len(tokens) >= 5 and re.match(rb"\d\d-\w{3}-\d\d$", tokens[0].group()) \
-                and d.pos >= start + tokens[4].end() and d.pos + d.size <= end:
-            return BlindSpot("Nellcor status area")
-    if proto.name == "hl7":
-        return _hl7_blind_spot(stream, d, lost)
-    return None
-
-
-def _hl7_blind_spot(stream: bytes, d: Deletion, lost: range) -> BlindSpot | None:
-    """HL7 has no checksum: the host sees a loss only where it breaks the MLLP block, or
-    the structure of an OBX it reads, up to its value (OBX-1 to OBX-5 and the separators
-    between them: fields run together or shift). A loss inside OBX-5 changes the value."""
-    from drivers.hl7.host import MDC_METRICS
-
-    framing = [stream[i] for i in lost if stream[i] in (0x0B, 0x1C)]
-    if 0x1C in framing and 0x0B in framing[framing.index(0x1C) :]:
-        # A block's end and the next one's start both lost: one block holds two messages,
-        # and an ORU^R01 may hold several order groups.
-        return BlindSpot("two HL7 messages run into one")
-    if framing:
-        return None
-    start = max(stream.rfind(b"\r", 0, d.pos), stream.rfind(b"\x0b", 0, d.pos)) + 1
-    end = stream.find(b"\r", d.pos)
-    segment = stream[start:end]
-    fields = segment.split(b"|")
-    if fields[0] != b"OBX" or len(fields) < 7:
-        return BlindSpot("HL7 field that the host does not check")
-    code = fields[3].split(b"^")
-    if not any(c.decode() in MDC_METRICS for c in code[:2]):
-        return BlindSpot("HL7 OBX that the host does not read")
-    value_at = start + len(b"|".join(fields[:5])) + 1
-    value_end = value_at + len(fields[5])
-    if d.pos >= value_at and d.pos + d.size <= value_end:
-        return BlindSpot("HL7 OBX-5 value", values=True)
-    if d.pos <= value_end:
-        return None  # reaches OBX-1 to OBX-5 or a separator between them
-    return BlindSpot("HL7 OBX field after the value")
+    return clean.host.lost_bytes_blind_spot(clean.stream, d.pos, d.size)
 
 
 def _sample_run_found(clean: Clean, wave: Waveform) -> bool:
@@ -685,8 +616,8 @@ def test_conformance_lost_bytes(proto: Proto, seed: int):
     - every value it decodes is one the undamaged stream gave for that metric, and every
       waveform a contiguous run of the undamaged samples (lost samples as None);
     - each loss raises ``frames_bad``, unless nothing decoded changed, or it fell in a
-      documented blind spot of the wire format (:func:`_blind_spot`; a loss inside an
-      HL7 value may change it, within :data:`VALID_RANGE`);
+      documented blind spot of the wire format (:func:`_blind_spot`; a loss inside a
+      value without a checksum may change it, within :data:`VALID_RANGE`);
     - after each loss, every metric decoded there from the undamaged stream is decoded.
     """
     clean = _clean(proto)
@@ -722,7 +653,7 @@ def test_conformance_lost_bytes(proto: Proto, seed: int):
     invented, uncounted, silent = [], [], []
     for k, d in enumerate(deletions):
         lo, hi = bounds[k], bounds[k + 1]
-        blind = _blind_spot(proto, clean, d)
+        blind = _blind_spot(clean, d)
         where = f"after {d.describe(chunks)}"
         for i in range(lo, hi):
             for e in per_chunk[i]:
@@ -801,7 +732,7 @@ async def _stop(task: asyncio.Task[None]) -> None:
 
 async def test_conformance_pty_end_to_end(proto: Proto, pty_port: PtyPort):
     _skip_unless_serial(proto)
-    timeout = E2E_TIMEOUT.get(proto.name, DEFAULT_E2E_TIMEOUT) * 1000 * MS
+    timeout = proto.first_value * 1000 * MS
     loop = asyncio.get_running_loop()
     sim = await _start_simulator(proto, pty_port)
     t0 = loop.time()
@@ -819,7 +750,7 @@ async def test_conformance_pty_end_to_end(proto: Proto, pty_port: PtyPort):
 
 async def test_conformance_unplug_replug(proto: Proto, pty_port: PtyPort):
     _skip_unless_serial(proto)
-    timeout = E2E_TIMEOUT.get(proto.name, DEFAULT_E2E_TIMEOUT) * 1000 * MS
+    timeout = proto.first_value * 1000 * MS
     assert pty_port.link and pty_port.path == pty_port.link
     sim = await _start_simulator(proto, pty_port)
     try:
@@ -845,6 +776,8 @@ async def test_conformance_unplug_replug(proto: Proto, pty_port: PtyPort):
         await _stop(sim)
 
 
-def test_conformance_registries_cover_masimo():
-    ids = [p.id for p in _params()]
-    assert "masimo" in ids
+def test_conformance_registries_cover_every_protocol():
+    both = set(drivers.PROTOCOLS) & set(simulators.DEVICE_CODECS)
+    assert both, "no protocol has both a driver and a simulator"
+    covered = {p.values[0][0] for p in _params()}
+    assert covered == both

@@ -286,6 +286,32 @@ async def test_record_stops_on_unplug_and_keeps_the_file(tmp_path: pathlib.Path)
     assert _decode(b"".join(c.data for c in read_raw(out)))
 
 
+async def test_record_answers_a_device_that_talks_only_when_asked(tmp_path: pathlib.Path):
+    # GE S/5 sends nothing until the host codec's requests reach it through the shell.
+    source = PtyPort()
+    sim = asyncio.create_task(
+        run_scenario(device_codec("ge_s5"), SCENARIOS["stable"], source, tick=0.02))
+    out = tmp_path / "ge.raw.jsonl"
+    err = io.StringIO()
+    try:
+        rc = await record("ge_s5", source.path, str(out), duration=1.5, stream=err)
+    finally:
+        await _stop(sim)
+        source.close()
+    assert rc == 0, err.getvalue()
+    host = drivers.codec("ge_s5")
+    host.receive_data(b"".join(c.data for c in read_raw(out)))
+    assert host.frames_ok > 0 and host.frames_bad == 0, err.getvalue()
+    assert "(19200 8E1, RTS/CTS)" in err.getvalue()
+
+
+async def test_record_unknown_protocol(tmp_path: pathlib.Path):
+    err = io.StringIO()
+    rc = await record("nope", str(tmp_path / "tty"), str(tmp_path / "x.raw.jsonl"), stream=err)
+    assert rc == 1 and "unknown protocol 'nope'" in err.getvalue()
+    assert not (tmp_path / "x.raw.jsonl").exists()
+
+
 async def test_record_cancelled_closes_the_file(tmp_path: pathlib.Path, pty_port: PtyPort):
     out = tmp_path / "cancelled.raw.jsonl"
     task = asyncio.create_task(record("masimo", pty_port.path, str(out),

@@ -34,6 +34,8 @@ SERIAL = {"baudrate": 19200, "bytesize": 8, "parity": "E", "stopbits": 1, "rtsct
 FLAG = 0x7E
 ESCAPE = 0x7D
 _ESCAPE_BIT = 0x20
+_FLAG_BYTE = bytes((FLAG,))
+_ESCAPE_BYTE = bytes((ESCAPE,))
 
 HEADER_SIZE = 40
 MAX_DATA = 1450
@@ -171,18 +173,22 @@ def unescape(data: bytes) -> bytes:
     Raises:
         FrameError: a 0x7D ends the data, or a bare 0x7E is inside it.
     """
+    # Runs between escapes are copied whole: most records hold no escape at all.
     out = bytearray()
-    it = iter(data)
-    for b in it:
-        if b == FLAG:
+    start = 0
+    while (at := data.find(_ESCAPE_BYTE, start)) >= 0:
+        run = data[start:at]
+        if _FLAG_BYTE in run:
             raise FrameError("flag byte inside a frame")
-        if b == ESCAPE:
-            nxt = next(it, None)
-            if nxt is None:
-                raise FrameError("escape byte at end of frame")
-            out.append(nxt ^ _ESCAPE_BIT)
-        else:
-            out.append(b)
+        if at + 1 >= len(data):
+            raise FrameError("escape byte at end of frame")
+        out += run
+        out.append(data[at + 1] ^ _ESCAPE_BIT)
+        start = at + 2
+    run = data[start:]
+    if _FLAG_BYTE in run:
+        raise FrameError("flag byte inside a frame")
+    out += run
     return bytes(out)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from drivers.base import HostCodec, SerialSettings
+from drivers.conformance import Conformance
 from drivers.ge_s5 import frames
 from drivers.ge_s5.frames import (
     AuxInfo,
@@ -33,6 +36,24 @@ _WAVES: dict[int, tuple[str, str, float]] = {
 }
 
 
+_INT16_RANGE = (-32768, 32767)
+_SCALED: dict[float, dict[int, float | None]] = {}
+"""Per scale, :func:`~drivers.ge_s5.frames.value_or_none` of every raw sample value seen
+(at most 65536: the samples are int16), so a waveform is scaled by look-up."""
+
+
+def scaled_samples(raw: Sequence[int], scale: float) -> tuple[float | None, ...]:
+    """:func:`~drivers.ge_s5.frames.value_or_none` of each sample, in order."""
+    table = _SCALED.setdefault(scale, {})
+    try:
+        return tuple(map(table.__getitem__, raw))
+    except KeyError:
+        for value in raw:
+            if value not in table and _INT16_RANGE[0] <= value <= _INT16_RANGE[1]:
+                table[value] = frames.value_or_none(value, scale)
+        return tuple(table[v] if v in table else frames.value_or_none(v, scale) for v in raw)
+
+
 class GeS5HostCodec(HostCodec):
     """Decodes S/5 displayed values (ECG HR, NIBP, SpO2, pulse rate) and ECG/pleth waves.
 
@@ -61,6 +82,8 @@ class GeS5HostCodec(HostCodec):
 
     name = "ge_s5"
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
+    # Nothing comes until the requests are answered, then numerics every 5 s at best.
+    conformance = Conformance(first_value=15.0)
 
     def __init__(self, device_id: str = "device", interval: int = 5,
                  waveforms: bool = True) -> None:
@@ -211,5 +234,5 @@ class GeS5HostCodec(HostCodec):
             t0 = float(r_time) - duration if t0_next is None or abs(
                 t0_next + duration - r_time) > _WAVE_SLACK else t0_next
             self._wave_next[wave_id] = t0 + duration
-        samples = tuple(frames.value_or_none(s, scale) for s in sub.samples)
+        samples = scaled_samples(sub.samples, scale)
         self._emit(Waveform(self.device_id, metric, t0, rate, samples, unit))

@@ -8,6 +8,7 @@ from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from drivers.base import HostCodec
+from drivers.conformance import BlindSpot
 from drivers.hl7 import frames
 from drivers.hl7.frames import BadBlock, Message, MllpDeframer, Segment
 from monitor.domain.errors import FrameError
@@ -133,6 +134,10 @@ class Hl7HostCodec(HostCodec):
         self._nibp_seen: dict[str, tuple[float | None, float]] = {}
         self._sender: tuple[str, str] | None = None
         self.acks_sent = 0
+
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """What :func:`check_result` cannot see (see :func:`lost_bytes_blind_spot`)."""
+        return lost_bytes_blind_spot(stream, pos, size)
 
     def _feed(self, data: bytes, now: float | None) -> None:
         for item in self._deframer.feed(data):
@@ -288,6 +293,38 @@ def check_result(message: Message) -> None:
         family = _UNIT_FAMILY[metric]
         if any(units & other for kind, other in _UNITS.items() if kind != family):
             raise FrameError(f"{metric}: OBX-6 {seg.field(6)[:40]!r} is not a {family} unit")
+
+
+def lost_bytes_blind_spot(stream: bytes, pos: int, size: int) -> BlindSpot | None:
+    """Why losing ``stream[pos:pos + size]`` may go unnoticed, or None.
+
+    HL7 has no checksum: the host sees a loss only where it breaks the MLLP block, or the
+    structure of an OBX it reads, up to its value (OBX-1 to OBX-5 and the separators
+    between them: fields run together or shift). A loss inside OBX-5 changes the value.
+    """
+    start_block, end_block = frames.START_BLOCK[0], frames.END_BLOCK[0]
+    framing = [b for b in stream[pos : pos + size] if b in (start_block, end_block)]
+    if end_block in framing and start_block in framing[framing.index(end_block) :]:
+        # A block's end and the next one's start both lost: one block holds two messages,
+        # and an ORU^R01 may hold several order groups.
+        return BlindSpot("two HL7 messages run into one")
+    if framing:
+        return None
+    start = max(stream.rfind(b"\r", 0, pos), stream.rfind(frames.START_BLOCK, 0, pos)) + 1
+    end = stream.find(b"\r", pos)
+    fields = stream[start:end].split(b"|")
+    if fields[0] != b"OBX" or len(fields) < 7:
+        return BlindSpot("HL7 field that the host does not check")
+    code = fields[3].split(b"^")
+    if not any(c.decode(errors="replace") in MDC_METRICS for c in code[:2]):
+        return BlindSpot("HL7 OBX that the host does not read")
+    value_at = start + len(b"|".join(fields[:5])) + 1
+    value_end = value_at + len(fields[5])
+    if pos >= value_at and pos + size <= value_end:
+        return BlindSpot("HL7 OBX-5 value", values=True)
+    if pos <= value_end:
+        return None  # reaches OBX-1 to OBX-5 or a separator between them
+    return BlindSpot("HL7 OBX field after the value")
 
 
 def _check_identifier(field: str, enc: frames.Encoding) -> None:

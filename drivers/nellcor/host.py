@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drivers.base import SerialSettings
+from drivers.conformance import BlindSpot
 from drivers.lines import LineCodec
 from drivers.nellcor import frames
 from drivers.nellcor.frames import ColumnsLine, DataLine, SettingsLine, VersionLine
 from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation
+
+_TOKEN = re.compile(rb"\S+")
+_DATE = re.compile(rb"\d\d-\w{3}-\d\d$")
 
 
 class NellcorHostCodec(LineCodec):
@@ -43,6 +48,17 @@ class NellcorHostCodec(LineCodec):
         super().__init__(device_id)
         self._info: dict[str, Any] = {"protocol": self.name}
         self._announced: dict[str, Any] = dict(self._info)
+
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """After PA come only status codes: a lost code (or the spaces around it) cannot
+        be told from one the device did not print. Values are not affected."""
+        start = stream.rfind(b"\n", 0, pos) + 1
+        end = stream.find(b"\r", pos)
+        tokens = list(_TOKEN.finditer(stream[start:end]))
+        if len(tokens) >= 5 and _DATE.match(tokens[0].group()) \
+                and pos >= start + tokens[4].end() and pos + size <= end:
+            return BlindSpot("Nellcor status area")
+        return None
 
     def parse_line(self, line: bytes) -> Any:
         return frames.parse_line(line)

@@ -100,6 +100,44 @@ def perfusion_flags(red: bool, green: bool) -> set[str]:
     return set()  # green (good) or no indication in this frame
 
 
+def record_fields(data: bytes | bytearray, pos: int = 0) -> tuple[int, int, int, int] | None:
+    """``(pulse_rate, spo2, status, status2)`` of the DF#8 record at ``data[pos:pos + 4]``,
+    or None when those bytes are not one (too few, or bit 7 not on the first byte only).
+
+    What :meth:`Record.parse` checks, without building a :class:`Record`: the host's
+    path for every record. ``Record.parse`` says why bytes are not one.
+    """
+    if len(data) < pos + RECORD_SIZE:
+        return None
+    b1, b2, b3, b4 = data[pos], data[pos + 1], data[pos + 2], data[pos + 3]
+    if not b1 & 0x80 or (b2 | b3 | b4) & 0x80:
+        return None
+    return ((b1 & 0x03) << 7) | b2, b3, b1 & S8_FLAG_MASK, b4
+
+
+def frame_fields(data: bytes | bytearray, pos: int, data_format: int
+                 ) -> tuple[int, int, int] | None:
+    """``(status, pleth, value)`` of the DF#``data_format`` frame at ``data[pos:pos + 5]``,
+    or None when those bytes are not one (too few, no start byte or status bit, bad
+    checksum).
+
+    What :meth:`Frame.parse` checks, without building a :class:`Frame`: the host's path
+    for every frame. ``Frame.parse`` says why bytes are not one.
+    """
+    if len(data) < pos + FRAME_SIZE:
+        return None
+    b0, b1, b2, b3 = data[pos], data[pos + 1], data[pos + 2], data[pos + 3]
+    if (b0 + b1 + b2 + b3) & 0xFF != data[pos + 4]:
+        return None
+    if data_format == 2:
+        if b0 != 0x01 or not b1 & 0x80:
+            return None
+        return b1, b2, b3
+    if not b0 & 0x80:
+        return None
+    return b0, (b1 << 8) | b2, b3
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """One DF#8 record: display-formatted pulse rate and SpO2 with status, once a second.

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from drivers.base import HostCodec, SerialSettings
+from drivers.conformance import BlindSpot, Conformance, Variant
 from drivers.nonin import frames
-from drivers.nonin.frames import Frame, Record, SetFormat
+from drivers.nonin.detect import recognise
+from drivers.nonin.frames import Frame, Record, SetFormat, frame_fields, record_fields
+from drivers.nonin.packets import ClosedPacket, FrameFields, PacketAssembler
+from drivers.nonin.readings import (
+    Readings,
+    display_readings,
+    frame_flags,
+    implausible,
+    plausible,
+    record_flags,
+    record_readings,
+    worst_perfusion,
+)
 from monitor.domain.errors import FrameError
+from monitor.domain.metrics import METRICS
 from monitor.domain.models import DeviceState, DeviceStatus, Flag, Observation, Waveform
-
-_DETECT_UNITS = 3
-"""Consecutive valid units needed to recognise a format. With three, no clean stream of one
-format can pass for another: DF#2/#7 status bytes (bit 7 set) recur every 5 bytes and would
-land on a DF#8 data byte, and a DF#8 status byte would break DF#2/#7 framing."""
 
 _REPLY_WAIT = {2: 150, 7: 150, 8: 3}
 """Good units in the requested format after which a missing ACK is no longer expected."""
@@ -27,25 +36,17 @@ _TOGETHER = 0.5
 """DF#8: seconds within which the bytes of one record arrive (a burst of 4 ms, sent once a
 second), so a record whose bytes arrived further apart is two records spliced by a loss."""
 
-PULSE_RATE_RANGE = (18, 321)
-"""Pulse rates the modules measure (/min); anything else but the 511 marker is damage."""
-SPO2_RANGE = (0, 100)
-"""SpO2 the modules measure (%); anything else but the 127 marker is damage."""
-
 _NUMERICS_EVERY = 3
 """DF#2/#7: numerics once per second (every third packet), like DF#8 and the other drivers;
 the waveform goes out with every packet."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Unit:
-    """A decoded record or frame, waiting for its time of arrival."""
-
-    data_format: int
-    unit: Record | Frame
-    end: int = 0  # stream offset just after its last byte
-    next_sync: bool = False  # DF#2/#7: the frame right after it is a SYNC frame
-    suspect: bool = False  # DF#2/#7: its place is sure, its content is not
+_Unit = tuple[int, tuple[int, ...], int, bool, bool]
+"""A decoded record or frame, waiting for its time of arrival: ``(data_format, fields,
+end, next_sync, suspect)``. ``fields`` come from :func:`~drivers.nonin.frames.record_fields`
+or :func:`~drivers.nonin.frames.frame_fields`; ``end`` is the stream offset just after its
+last byte; DF#2/#7 only: ``next_sync``, the frame right after it is a SYNC frame, and
+``suspect``, its place is sure, its content is not. A plain tuple: one is made per frame."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,35 +58,11 @@ class _Note:
     end: int = 0  # stream offset where it was noted
 
 
-def _plausible(rate: int, spo2: int) -> bool:
-    """A pulse rate and SpO2 a module can send: in range, or the missing markers."""
-    lo, hi = PULSE_RATE_RANGE
-    ok_rate = rate == frames.MISSING_RATE or lo <= rate <= hi
-    ok_spo2 = spo2 == frames.MISSING_SPO2 or SPO2_RANGE[0] <= spo2 <= SPO2_RANGE[1]
-    return ok_rate and ok_spo2
+_FRAME_PERIOD = 1.0 / frames.FRAME_RATE
 
 
-def _check_record(record: Record) -> Record:
-    """``record`` if its values are plausible.
-
-    Raises:
-        FrameError: a value no module sends (a record spliced from two).
-    """
-    if not _plausible(record.pulse_rate, record.spo2):
-        raise FrameError(f"DF#8 record with implausible PR {record.pulse_rate} "
-                         f"or SpO2 {record.spo2}")
-    return record
-
-
-def _unit_period(data_format: int) -> float:
-    return 1.0 if data_format == 8 else 1.0 / frames.FRAME_RATE
-
-
-def _worst_perfusion(flags: set[str]) -> set[str]:
-    # Low perfusion is worse than marginal: report only the worse of the two.
-    if Flag.LOW_PERFUSION in flags:
-        flags.discard(Flag.MARGINAL_PERFUSION)
-    return flags
+_SPO2 = METRICS["SPO2"]
+_PR = METRICS["PR"]
 
 
 class NoninHostCodec(HostCodec):
@@ -116,11 +93,13 @@ class NoninHostCodec(HostCodec):
     two sides of a loss can pass its own checks. A unit is therefore used only once the
     stream goes on in step after it (the next record or frame follows; a DF#8 record whose
     four bytes came together, by the read times, is used at once, one whose bytes came a
-    second apart is rejected); values outside :data:`PULSE_RATE_RANGE` and
-    :data:`SPO2_RANGE` reject their record or packet; a packet is complete only when its
-    25 frames are followed by a SYNC frame (frames lost whole show only in that count);
-    and the first frame after a gap, unless frame boundaries were kept, holds its place
-    without giving a sample or an item. Every rejection counts in ``frames_bad``.
+    second apart is rejected); values outside
+    :data:`~drivers.nonin.readings.PULSE_RATE_RANGE` and
+    :data:`~drivers.nonin.readings.SPO2_RANGE` reject their record or packet; a packet is
+    complete only when its 25 frames are followed by a SYNC frame (frames lost whole show
+    only in that count); and the first frame after a gap, unless frame boundaries were
+    kept, holds its place without giving a sample or an item. Every rejection counts in
+    ``frames_bad``.
 
     Times: with ``now``, a unit arrived with the read that brought its last byte, less one
     unit period for each whole unit that read brought after it; a waveform's time is that
@@ -134,6 +113,16 @@ class NoninHostCodec(HostCodec):
 
     name = "nonin"
     serial_settings = SerialSettings(**frames.SERIAL)  # type: ignore[arg-type]
+    conformance = Conformance(variants=(
+        Variant("df8", {"data_format": 8}, {"data_format": 8}),
+        Variant("df7", {"data_format": 7}, {"data_format": 7}),
+        Variant("df2", {"data_format": 2}, {"data_format": 2}),
+        # The host requests format 8 from a device that powers on in format 2.
+        Variant("df2-to-8", {"data_format": 8}, {"data_format": 2}),
+        # The host detects whatever format the device sends.
+        Variant("detect-df2", {}, {"data_format": 2}),
+        Variant("detect-df8", {}, {"data_format": 8}),
+    ))
 
     def __init__(self, device_id: str = "device", data_format: int | None = None) -> None:
         if data_format is not None and data_format not in frames.FORMATS:
@@ -154,13 +143,10 @@ class NoninHostCodec(HostCodec):
         self._records_seen = 0
         self._info: dict[str, Any] = {"protocol": self.name}
         self._announced: dict[str, Any] = dict(self._info)
-        # DF#2/#7 packet assembly: 25 places filled from SYNC on, then (after a gap) a tail
-        # of frames placed by counting back from the next SYNC.
-        self._slots: list[Frame | None] | None = None  # None until the next SYNC frame
-        self._filled = 0
-        self._tail: list[Frame | None] | None = None
-        self._packet_start = 0.0
-        self._last_frame_time = 0.0
+        self._packets = PacketAssembler()
+        self._ahead: tuple[int, tuple[int, int, int], int] | None = None
+        """DF#2/#7: (stream offset, fields, format) of the frame after the last one taken,
+        parsed to confirm that one: the next step need not parse it again."""
         self._packets_since_numerics = 0
         self._first_numerics = True
         self._pending_flags: set[str] = set()
@@ -184,7 +170,18 @@ class NoninHostCodec(HostCodec):
         self._buf.clear()
         self._pos = 0
         self._reads.clear()
-        self._slots = None
+        self._ahead = None
+        self._packets.reset()
+
+    def receive_data(self, data: bytes, now: float | None = None) -> None:
+        """Feed bytes read from the device (see :meth:`HostCodec.receive_data`)."""
+        data = bytes(data)
+        if now is not None:
+            self._last_time = now
+            if (len(data) == frames.RECORD_SIZE and self.data_format == 8 and not self._buf
+                    and not self._awaiting_reply and self._record_alone(data, now)):
+                return
+        self._feed(data, now)
 
     def _feed(self, data: bytes, now: float | None) -> None:
         self._buf += data
@@ -194,18 +191,37 @@ class NoninHostCodec(HostCodec):
         # Split first, time afterwards: a unit's arrival time depends on how many units
         # of the same chunk came after it.
         items: list[_Unit | _Note] = []
-        while (item := self._step()) is not None:
-            if isinstance(item, _Note) and item.kind != "skip":
-                items.append(replace(item, end=self._base + self._pos))
-            elif isinstance(item, _Unit):
+        step = self._step
+        while (item := step()) is not None:
+            if not isinstance(item, _Note):
                 items.append(item)
-        times = None if now is None else self._arrivals(items, now)
+            elif item.kind != "skip":
+                items.append(replace(item, end=self._base + self._pos))
+        if items:
+            self._process(items, now)  # before the buffer moves on: times come from the reads
         self._base += self._pos
         del self._buf[: self._pos]
         self._pos = 0
-        while self._reads and self._reads[0][1] <= self._base:
-            del self._reads[0]
-        self._process(items, times)
+        reads = self._reads
+        while reads and reads[0][1] <= self._base:
+            del reads[0]
+
+    def _record_alone(self, data: bytes, now: float) -> bool:
+        """The live DF#8 case, one record per read, in one step: False when ``data`` is not
+        a plausible record (then the general path takes it).
+
+        Exactly what :meth:`_step` and :meth:`_process` do with it: a record whose read
+        began with it is confirmed by its bytes coming together, and arrived at ``now``.
+        """
+        readings = record_readings(data)
+        if readings is None:
+            return False
+        self._base = self._last_end = self._base + frames.RECORD_SIZE
+        self._junk = 0
+        self.frames_ok += 1
+        self._records_seen += 1
+        self._numerics(readings, now)
+        return True
 
     def _came_together(self, start: int, end: int) -> bool | None:
         """Whether bytes ``start:end`` of the buffer came in one burst.
@@ -231,14 +247,21 @@ class NoninHostCodec(HostCodec):
     def _whole_unit(self, data: bytes) -> bool:
         """``data`` is exactly one valid unit of the locked format."""
         fmt = self.data_format
-        try:
-            if fmt == 8:
-                _check_record(Record.parse(data))
-            elif fmt is not None:
-                Frame.parse(data, fmt)
-        except FrameError:
-            return False
-        return fmt is not None
+        if fmt == 8:
+            fields = record_fields(data)
+            return len(data) == frames.RECORD_SIZE and fields is not None and \
+                plausible(fields[0], fields[1])
+        return fmt is not None and len(data) == frames.FRAME_SIZE and \
+            frame_fields(data, 0, fmt) is not None
+
+    def lost_bytes_blind_spot(self, stream: bytes, pos: int, size: int) -> BlindSpot | None:
+        """DF#8 records lost whole (4, 8... bytes from a record's first byte, the only one
+        with bit 7 set) leave a clean stream: DF#8 has no checksum and no counter."""
+        run = stream[pos : pos + size + 1]
+        if self.data_format == 8 and size % frames.RECORD_SIZE == 0 and all(
+                bool(b & 0x80) == (k % frames.RECORD_SIZE == 0) for k, b in enumerate(run)):
+            return BlindSpot("whole DF#8 records")
+        return None
 
     # -- splitting the stream ---------------------------------------------------------------
 
@@ -255,36 +278,52 @@ class NoninHostCodec(HostCodec):
             if head == frames.ACK and self.requested_format is not None:
                 self._lock(self.requested_format)
             return _Note("ack" if head == frames.ACK else "nak", self.requested_format or 0)
-        if self.data_format is None:
-            return self._detect()
         fmt = self.data_format
-        size = frames.RECORD_SIZE if fmt == 8 else frames.FRAME_SIZE
-        if len(buf) - pos < size:
-            return None
-        chunk = bytes(buf[pos : pos + size])
-        unit: Record | Frame
-        try:
-            if fmt == 8:
-                unit = _check_record(Record.parse(chunk))
+        if fmt is None:
+            return self._detect()
+        fields: tuple[int, ...] | None
+        if fmt == 8:
+            size = frames.RECORD_SIZE
+            if len(buf) - pos < size:
+                return None
+            fields = record_fields(buf, pos)
+            if fields is not None and not plausible(fields[0], fields[1]):
+                return self._skip(implausible(fields[0], fields[1]), size)
+        else:
+            size = frames.FRAME_SIZE
+            if len(buf) - pos < size:
+                return None
+            ahead = self._ahead
+            if ahead is not None and ahead[0] == self._base + pos and ahead[2] == fmt:
+                fields = ahead[1]
             else:
-                unit = Frame.parse(chunk, fmt)
-        except FrameError as exc:
-            return self._skip(str(exc), size)
+                fields = frame_fields(buf, pos, fmt)
+        if fields is None:
+            return self._skip(self._why_not(pos, size, fmt) if self._junk == 0 else "", size)
         # A unit spliced from the two sides of lost bytes can pass every check of its own
         # (DF#8 has no checksum, DF#2/#7 an 8-bit sum): use it only once the stream goes on
         # in step after it.
-        confirmed = self._confirmed(pos + size, fmt)
-        if confirmed is None:
-            return None  # the next bytes will tell
-        if not confirmed:
-            return self._skip(f"DF#{fmt} unit not followed in step by the next one", size)
+        if fmt != 8 and not self._awaiting_reply and len(buf) < pos + 2 * size:
+            return None  # as _confirmed() would say: the next frame is not all here yet
+        if fmt != 8 and (following := frame_fields(buf, pos + size, fmt)) is not None:
+            # The common case, as _confirmed() and _sync_at() would find it (no valid frame
+            # starts with ACK or NAK); the next step starts with that frame.
+            self._ahead = (self._base + pos + size, following, fmt)
+            next_sync = bool(following[0] & frames.ST_SYNC)
+        else:
+            confirmed = self._confirmed(pos + size, fmt)
+            if confirmed is None:
+                return None  # the next bytes will tell
+            if not confirmed:
+                return self._skip(f"DF#{fmt} unit not followed in step by the next one", size)
+            next_sync = self._sync_at(pos + size, fmt)
         # The first frame after skipped bytes may likewise be spliced across a loss: it
         # ends where the stream is back in step, but begins before the loss. Unless it is
         # a whole number of frames after the last good one (bytes replaced, none lost),
         # it holds its place in the packet but gives neither sample nor item.
         start = self._base + pos
         suspect = fmt != 8 and self._junk > 0 and (start - self._last_end) % size != 0
-        self._pos += size
+        self._pos = pos = pos + size
         self._junk = 0
         self._last_end = start + size
         self.frames_ok += 1
@@ -292,17 +331,23 @@ class NoninHostCodec(HostCodec):
             self._good_since_request += 1
             if self._good_since_request >= _REPLY_WAIT[fmt]:
                 self._awaiting_reply = False  # the device answers before switching, if ever
-        return _Unit(fmt, unit, self._base + self._pos, self._sync_at(self._pos, fmt), suspect)
+        return fmt, fields, self._base + pos, next_sync, suspect
+
+    def _why_not(self, pos: int, size: int, fmt: int) -> str:
+        """Why the bytes at ``pos`` are not a unit of ``fmt`` (for the debug log)."""
+        chunk = bytes(self._buf[pos : pos + size])
+        try:
+            Record.parse(chunk) if fmt == 8 else Frame.parse(chunk, fmt)
+        except FrameError as exc:
+            return str(exc)
+        return f"not a DF#{fmt} unit"
 
     def _sync_at(self, pos: int, fmt: int) -> bool:
         """A valid DF#2/#7 frame with SYNC starts at ``pos``."""
-        chunk = bytes(self._buf[pos : pos + frames.FRAME_SIZE])
-        if fmt == 8 or len(chunk) < frames.FRAME_SIZE:
+        if fmt == 8:
             return False
-        try:
-            return Frame.parse(chunk, fmt).sync
-        except FrameError:
-            return False
+        fields = frame_fields(self._buf, pos, fmt)
+        return fields is not None and bool(fields[0] & frames.ST_SYNC)
 
     def _confirmed(self, pos: int, fmt: int) -> bool | None:
         """Whether the stream at ``pos``, just after a unit, goes on in step with it.
@@ -331,12 +376,9 @@ class NoninHostCodec(HostCodec):
             start = pos + skip * size
             window = 1 if skip == 0 else 2
             for k in range(window):
-                chunk = bytes(buf[start + k * size : start + (k + 1) * size])
-                if len(chunk) < size:
+                if len(buf) < start + (k + 1) * size:
                     return None
-                try:
-                    Frame.parse(chunk, fmt)
-                except FrameError:
+                if frame_fields(buf, start + k * size, fmt) is None:
                     break
             else:
                 return True
@@ -348,9 +390,10 @@ class NoninHostCodec(HostCodec):
         The locked format is never dropped on suspicion, so its good units right before
         and after a burst of noise are kept; another format takes over only once it is
         positively recognised here (the device was reconfigured or swapped).
+        ``reason`` is logged for the first byte of a run of junk only.
         """
         if self._junk >= size:
-            found = self._recognise(self._pos)
+            found = recognise(self._buf, self._pos)
             if found is None:
                 return None  # undecided until a few more bytes arrive
             fmt, offset = found
@@ -367,7 +410,7 @@ class NoninHostCodec(HostCodec):
         return _Note("gap") if self._junk == 1 else _Note("skip")
 
     def _detect(self) -> _Note | None:
-        found = self._recognise(self._pos)
+        found = recognise(self._buf, self._pos)
         if found is None:
             return None
         fmt, offset = found
@@ -378,62 +421,6 @@ class NoninHostCodec(HostCodec):
         self._pos += 1
         self.bytes_discarded += 1
         return _Note("skip")
-
-    def _recognise(self, pos: int) -> tuple[int, int] | None:
-        """Which format starts at ``pos`` (or, for DF#2, a few bytes on): ``(format,
-        offset)``, ``(0, 0)`` for none, None while the bytes so far cannot tell.
-
-        Checks stop at the first contradiction, so noise is rejected after a byte or two
-        instead of waiting for a full detection window.
-        """
-        df8 = self._records_at(pos)
-        if df8:
-            return 8, 0
-        df2 = self._frames_at(pos, 2)
-        if df2:
-            return 2, 0
-        df7 = self._frames_at(pos, 7)
-        if df7:
-            # A quiet DF#2 stream (01 80 00 00 81...) also reads as DF#7 one byte in;
-            # its constant 0x01 makes DF#2 the more specific, preferred reading.
-            for k in range(1, frames.FRAME_SIZE):
-                later = self._frames_at(pos + k, 2)
-                if later is None:
-                    return None
-                if later:
-                    return 2, k
-            return 7, 0
-        if df8 is None or df2 is None or df7 is None:
-            return None
-        return 0, 0
-
-    def _frames_at(self, pos: int, fmt: int) -> bool | None:
-        """True: DF#``fmt`` frames start at ``pos``; False: they cannot; None: undecided."""
-        for i in range(_DETECT_UNITS):
-            start = pos + i * frames.FRAME_SIZE
-            chunk = bytes(self._buf[start : start + frames.FRAME_SIZE])
-            if len(chunk) < frames.FRAME_SIZE:
-                # Reject early on the bytes already there (start byte, status bit 7).
-                if fmt == 2 and ((chunk[:1] and chunk[0] != 0x01)
-                                 or (len(chunk) > 1 and not chunk[1] & 0x80)):
-                    return False
-                if fmt == 7 and chunk[:1] and not chunk[0] & 0x80:
-                    return False
-                return None
-            try:
-                Frame.parse(chunk, fmt)
-            except FrameError:
-                return False
-        return True
-
-    def _records_at(self, pos: int) -> bool | None:
-        """Three DF#8 records and the status byte of a fourth: bit 7 on every 4th byte only."""
-        n = _DETECT_UNITS * frames.RECORD_SIZE + 1
-        window = self._buf[pos : pos + n]
-        for i, b in enumerate(window):
-            if bool(b & 0x80) != (i % frames.RECORD_SIZE == 0):
-                return False
-        return True if len(window) == n else None
 
     def _lock(self, fmt: int) -> None:
         self.data_format = fmt
@@ -446,48 +433,56 @@ class NoninHostCodec(HostCodec):
 
     # -- events -----------------------------------------------------------------------------
 
-    def _arrivals(self, items: list[_Unit | _Note], now: float) -> list[float]:
-        """When each item arrived: its last byte came with a read at ``now`` of that read,
-        less one unit period per whole unit that read brought after it."""
-        out: list[float] = []
-        for item in items:
-            t = now
-            for _, end, when in self._reads:
-                if end >= item.end:
-                    fmt = item.data_format if isinstance(item, _Unit) else self.data_format
-                    size = frames.RECORD_SIZE if fmt == 8 else frames.FRAME_SIZE
-                    t = when - (end - item.end) // size * _unit_period(fmt or 2)
-                    break
-            out.append(t)
-        return out
+    def _process(self, items: list[_Unit | _Note], now: float | None) -> None:
+        """Emit what the items of one read give, in order.
 
-    def _process(self, items: list[_Unit | _Note], times: list[float] | None) -> None:
-        for i, item in enumerate(items):
-            when = self._clock() if times is None else times[i]
-            if isinstance(item, _Unit):
-                if item.data_format == 8:
-                    self._records_seen += 1
-                else:
-                    self._frames_seen += 1
-                if isinstance(item.unit, Record):
-                    self._record(item.unit, when)
-                else:
-                    self._frame(item.unit, when, item.next_sync, item.suspect)
+        Times: with ``now``, an item's last byte came with a read at that read's ``now``,
+        less one unit period per whole unit that read brought after it.
+        """
+        reads = self._reads
+        packets = self._packets
+        for item in items:
+            if isinstance(item, _Note):
+                fmt, item_end = self.data_format, item.end
             else:
+                fmt, fields, item_end, next_sync, suspect = item
+            if now is None:
+                when = self._clock()
+            else:
+                when = now
+                for _, end, read_at in reads:
+                    if end >= item_end:
+                        if fmt == 8:
+                            when = read_at - (end - item_end) // frames.RECORD_SIZE
+                        else:
+                            when = read_at - (end - item_end) // frames.FRAME_SIZE \
+                                * _FRAME_PERIOD
+                        break
+            if isinstance(item, _Note):
                 self._note(item, when)
+            elif fmt == 8:
+                self._records_seen += 1
+                self._numerics(display_readings(fields[0], fields[1],
+                                         record_flags(fields[2], fields[3])), when)
+            else:
+                self._frames_seen += 1
+                kept = None if suspect else cast(FrameFields, fields)
+                done = packets.frame(kept, bool(fields[0] & frames.ST_SYNC), when, next_sync)
+                if done is not None:
+                    self._packet(done)
 
     def _clock(self) -> float:
         return self._records_seen + self._frames_seen / frames.FRAME_RATE
 
     def _note(self, note: _Note, when: float) -> None:
         if note.kind == "gap":
-            self._gap()
+            self._packet(self._packets.gap())
             return
         if note.kind == "format":
-            self._slots = None
+            self._packets.reset()
             self._update_info(when, f"data format #{note.value}", data_format=note.value)
         elif note.kind == "ack":
-            self._slots = None
+            self._packets.reset()
             self._update_info(when, f"data format #{note.value} acknowledged",
                               data_format=note.value, force=True)
         elif note.kind == "nak":
@@ -504,106 +499,44 @@ class NoninHostCodec(HostCodec):
             self._emit(DeviceStatus(self.device_id, DeviceState.INFO, when, detail,
                                     dict(self._info)))
 
-    def _record(self, record: Record, when: float) -> None:
-        self._numerics(record.pulse_rate, record.spo2, record.flags(), when)
+    def _numerics(self, readings: Readings, when: float) -> None:
+        spo2, spo2_flags, rate, rate_flags = readings
+        emit = self._events.append
+        emit(Observation(self.device_id, _SPO2.code, "SPO2", spo2, _SPO2.unit, when, spo2_flags))
+        emit(Observation(self.device_id, _PR.code, "PR", rate, _PR.unit, when, rate_flags))
 
-    def _numerics(self, rate: int, spo2: int, flags: set[str], when: float) -> None:
-        flags = _worst_perfusion(flags)
-        # While the sensor alarm is set the display values are only held, not measured: a
-        # held 98 % must not stand in for a patient who may be desaturating off the probe.
-        held = Flag.SENSOR_OFF in flags
-        for metric, raw, missing in (("SPO2", spo2, frames.MISSING_SPO2),
-                                     ("PR", rate, frames.MISSING_RATE)):
-            obs_flags = set(flags)
-            value: float | None = float(raw)
-            if raw == missing or held:
-                value = None
-                obs_flags.add(Flag.INVALID)
-            self._emit(Observation.of(metric, value, when, self.device_id,
-                                      frozenset(obs_flags)))
-
-    def _frame(self, frame: Frame, when: float, next_sync: bool = False,
-               suspect: bool = False) -> None:
-        # A packet is closed by the next SYNC frame, never by counting to 25: frames lost
-        # whole (exactly 5 bytes each) leave no gap, and only the count between two SYNC
-        # frames reveals them.
-        kept = None if suspect else frame
-        if frame.sync:
-            if self._slots is not None:
-                self._close_packet()
-            self._slots = [kept] + [None] * (frames.FRAMES_PER_PACKET - 1)
-            self._filled = 1
-            self._tail = None
-            self._packet_start = when
-        elif self._slots is None:
-            return  # before the first SYNC: the frame's place in its packet is unknown
-        elif self._tail is not None:
-            self._tail.append(kept)
-            if self._filled + len(self._tail) > frames.FRAMES_PER_PACKET:
-                self._drop_packet("more frames than a packet holds after a gap")
-                return
-        elif self._filled >= frames.FRAMES_PER_PACKET:
-            self._drop_packet("no SYNC frame after 25 frames")
+    def _packet(self, done: ClosedPacket | str | None) -> None:
+        """Count a packet given up, or emit one closed: its pleth, and its numerics once a
+        second (a damaged packet that lost the display items defers them to the next)."""
+        if done is None:
             return
-        else:
-            self._slots[self._filled] = kept
-            self._filled += 1
-        self._last_frame_time = when
-        if next_sync and self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
-            self._close_packet()  # 25 frames then a SYNC: no need to wait for the SYNC
-
-    def _drop_packet(self, reason: str) -> None:
-        """Give up on the packet being assembled: its frames cannot all be placed."""
-        self._slots, self._tail = None, None
-        self._bad_frame(f"DF#2/#7 packet dropped: {reason}")
-
-    def _gap(self) -> None:
-        # Frames after a gap get their place by counting back from the next SYNC. Frames
-        # already in the tail cannot be placed relative to those after a second gap.
-        if self._slots is not None:
-            if self._tail is None and self._filled == frames.FRAMES_PER_PACKET:
-                self._close_packet()  # the damage hit the next packet's SYNC frame
-            else:
-                self._tail = []
-
-    def _close_packet(self) -> None:
-        slots, tail, self._slots, self._tail = self._slots, self._tail, None, None
-        assert slots is not None
-        if tail is None and self._filled != frames.FRAMES_PER_PACKET:
-            # Whole frames were lost without a trace: which ones is unknown, so no frame
-            # of this packet has a known place (its items would be read shifted).
-            self._bad_frame(f"DF#2/#7 packet of {self._filled} frames between two SYNC "
-                            "frames: frames lost")
+        if isinstance(done, str):
+            self._bad_frame(done)
             return
-        if tail:
-            if self._filled + len(tail) > frames.FRAMES_PER_PACKET:
-                self._bad_frame("more frames than a packet holds after a gap")
-                return
-            slots[frames.FRAMES_PER_PACKET - len(tail) :] = tail
-        present = [f for f in slots if f is not None]
+        slots = done.slots
+        present: list[FrameFields] = [f for f in slots if f is not None]
         flags: set[str] = set()
-        for member in present:
-            flags |= member.flags()
-        item = [None if f is None else f.value for f in slots]
+        for status in {f[0] for f in present}:
+            flags |= frame_flags(status)
+        item = [None if f is None else f[2] for f in slots]
         stat2 = item[frames.P_STAT2]
         if stat2 is not None and stat2 & frames.S2_LOW_BATTERY:
             flags.add(Flag.LOW_BATTERY)
-        flags = _worst_perfusion(flags)
-        when = self._last_frame_time
+        flags = worst_perfusion(flags)
+        when = done.end
         firmware = item[frames.P_FIRMWARE]
         if firmware is not None:
             self._update_info(when, f"firmware revision {firmware}", firmware_revision=firmware)
         self._emit(Waveform(
-            self.device_id, "PLETH", self._packet_start, frames.FRAME_RATE,
-            tuple(None if f is None else float(f.pleth) for f in slots), "1", frozenset(flags),
+            self.device_id, "PLETH", done.start, frames.FRAME_RATE,
+            tuple(None if f is None else float(f[1]) for f in slots), "1", frozenset(flags),
         ))
         self._pending_flags |= flags
         self._packets_since_numerics += 1
-        # Once a second; a damaged packet that lost the display items defers to the next.
         hr_msb, hr_lsb = item[frames.P_HR_D_MSB], item[frames.P_HR_D_LSB]
         spo2 = item[frames.P_SPO2_D]
         if hr_msb is not None and hr_lsb is not None and spo2 is not None and \
-                not _plausible(frames.join_rate(hr_msb, hr_lsb), spo2):
+                not plausible(frames.join_rate(hr_msb, hr_lsb), spo2):
             self._bad_frame("DF#2/#7 packet with implausible display values")
             hr_msb = None
         if (self._packets_since_numerics >= _NUMERICS_EVERY or self._first_numerics) and \
@@ -611,4 +544,5 @@ class NoninHostCodec(HostCodec):
             pending, self._pending_flags = self._pending_flags, set()
             self._packets_since_numerics = 0
             self._first_numerics = False
-            self._numerics(frames.join_rate(hr_msb, hr_lsb), spo2, pending, when)
+            self._numerics(display_readings(frames.join_rate(hr_msb, hr_lsb), spo2,
+                                     frozenset(pending)), when)

@@ -4,7 +4,6 @@ replay."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import json
 import logging
@@ -217,7 +216,7 @@ def _parse_options(items: list[str]) -> dict[str, Any]:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """``spu-monitor simulate``."""
     from simulators import device_codec
-    from simulators.port import PtyPort, SerialPort, run_scenario
+    from simulators.port import PtyPort, SerialPort, run_scenario, run_until_stopped
     from simulators.scenarios import Patient, scenario
 
     chosen: Any
@@ -269,7 +268,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             port.close()
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+        run_until_stopped(run())  # SIGTERM and SIGINT close the port and remove its link
     return 0
 
 

@@ -20,7 +20,7 @@ from drivers.ge_s5.frames import (
     WaveRequest,
     WaveSubrecord,
 )
-from drivers.ge_s5.host import GeS5HostCodec
+from drivers.ge_s5.host import GeS5HostCodec, scaled_samples
 from monitor.domain.errors import FrameError
 from monitor.domain.models import DeviceStatus, Flag, Observation, Waveform
 from simulators.ge_s5 import GeS5DeviceCodec
@@ -452,3 +452,41 @@ async def test_ge_s5_end_to_end_over_pty(pty_port: PtyPort) -> None:
         pty_port.unplug()
     requests = device_codec.events_received()
     assert PhdbRequest(frames.PH_DISPL, 5, 0) in requests
+
+
+def test_unescape_matches_a_byte_by_byte_reading() -> None:
+    def reference(data: bytes) -> bytes:
+        out, it = bytearray(), iter(data)
+        for b in it:
+            if b == frames.FLAG:
+                raise FrameError("flag")
+            if b == frames.ESCAPE:
+                nxt = next(it, None)
+                if nxt is None:
+                    raise FrameError("escape at end")
+                out.append(nxt ^ 0x20)
+            else:
+                out.append(b)
+        return bytes(out)
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        data = bytes(rng.choice((0x7D, 0x7E, 0x5D, 0x5E, rng.randrange(256)))
+                     for _ in range(rng.randrange(12)))
+        try:
+            want: bytes | str = reference(data)
+        except FrameError as exc:
+            want = "flag" if "flag" in str(exc) else "escape"
+        try:
+            got: bytes | str = frames.unescape(data)
+        except FrameError as exc:
+            got = "flag" if "flag" in str(exc) else "escape"
+        assert got == want, data.hex()
+
+
+def test_scaled_samples_are_value_or_none_of_each() -> None:
+    raw = [0, 1, -1, 32767, -32768, -32001, -32000, 123, 123, 40000]
+    for scale in (frames.ECG_MV_PER_UNIT, frames.PLETH_PER_UNIT, 1.0):
+        assert scaled_samples(raw, scale) == tuple(
+            frames.value_or_none(v, scale) for v in raw)
+        assert scaled_samples(raw, scale) == scaled_samples(raw, scale)

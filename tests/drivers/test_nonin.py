@@ -11,6 +11,7 @@ import drivers
 from drivers.nonin import frames
 from drivers.nonin.frames import Frame, Packet, Record, SetFormat
 from drivers.nonin.host import NoninHostCodec
+from drivers.nonin.packets import ClosedPacket, PacketAssembler
 from monitor.domain.errors import FrameError
 from monitor.domain.models import DeviceStatus, Flag, Observation, Waveform
 from simulators import scenarios
@@ -137,6 +138,45 @@ def test_frame_parse_rejects_malformed(data: bytes) -> None:
 def test_record_parse_rejects_malformed(data: bytes) -> None:
     with pytest.raises(FrameError):
         Record.parse(data)
+
+
+def _parsed_or_none(parse, data: bytes):
+    try:
+        return parse(data)
+    except FrameError:
+        return None
+
+
+@pytest.mark.parametrize("data_format", [2, 7])
+def test_frame_fields_agree_with_frame_parse(data_format: int) -> None:
+    rng = random.Random(data_format)
+    valid = [f.serialize() for f in Packet.build(72, 97).frames([0x80] * 25, range(25),
+                                                                data_format)]
+    samples = valid + [bytes(rng.randrange(256) for _ in range(5)) for _ in range(3000)]
+    # Valid frames with one byte changed, and random frames with a right checksum.
+    samples += [v[:k] + bytes([rng.randrange(256)]) + v[k + 1:] for v in valid for k in range(5)]
+    for _ in range(3000):
+        body = bytes(rng.choice((1, 0x81, rng.randrange(256))) for _ in range(4))
+        samples.append(body + bytes([frames.checksum(body)]))
+    for data in samples:
+        frame = _parsed_or_none(lambda d: Frame.parse(d, data_format), data)
+        want = None if frame is None else (frame.status, frame.pleth, frame.value)
+        assert frames.frame_fields(data, 0, data_format) == want, data.hex()
+        assert frames.frame_fields(b"xx" + data, 2, data_format) == want
+    assert frames.frame_fields(valid[0][:4], 0, data_format) is None
+
+
+def test_record_fields_agree_with_record_parse() -> None:
+    rng = random.Random(8)
+    for _ in range(5000):
+        data = bytes(rng.choice((0x80 | rng.randrange(128), rng.randrange(128),
+                                 rng.randrange(256))) for _ in range(4))
+        record = _parsed_or_none(Record.parse, data)
+        want = None if record is None else (record.pulse_rate, record.spo2, record.status,
+                                            record.status2)
+        assert frames.record_fields(data) == want, data.hex()
+        assert frames.record_fields(b"\x00" + data, 1) == want
+    assert frames.record_fields(DF8_NORMAL[:3]) is None
 
 
 def test_set_format_rejects_bad_checksum_and_garbage() -> None:
@@ -604,3 +644,45 @@ def test_nonin_real_df2_capture(options: dict) -> None:
     pleth = [e for e in events if isinstance(e, Waveform)]
     assert pleth and all(e.sample_rate == 75.0 and e.metric == "PLETH" for e in pleth)
     assert codec.frames_bad == 0
+
+
+# -- packet assembly ----------------------------------------------------------------------------
+
+
+def _feed_packet(assembler: PacketAssembler, count: int, first: int = 0, sync_first: bool = True,
+                 next_sync_last: bool = False) -> list[object]:
+    out = []
+    for i in range(first, first + count):
+        sync = sync_first and i == first
+        last = next_sync_last and i == first + count - 1
+        out.append(assembler.frame((0x81 if sync else 0x80, i, i), sync, float(i), last))
+    return out
+
+
+def test_packet_assembler_closes_25_frames_followed_by_sync() -> None:
+    assembler = PacketAssembler()
+    got = _feed_packet(assembler, 25, next_sync_last=True)
+    assert got[:24] == [None] * 24
+    closed = got[24]
+    assert isinstance(closed, ClosedPacket)
+    assert [f[1] for f in closed.slots if f is not None] == list(range(25))
+    assert (closed.start, closed.end) == (0.0, 24.0)
+
+
+def test_packet_assembler_frames_lost_whole_give_up_the_packet() -> None:
+    assembler = PacketAssembler()
+    _feed_packet(assembler, 24)
+    reason = assembler.frame((0x81, 0, 0), True, 30.0, False)
+    assert isinstance(reason, str) and "24 frames" in reason
+
+
+def test_packet_assembler_places_frames_after_a_gap_from_the_next_sync() -> None:
+    assembler = PacketAssembler()
+    _feed_packet(assembler, 10)
+    assert assembler.gap() is None
+    _feed_packet(assembler, 14, first=11, sync_first=False)
+    closed = assembler.frame((0x81, 99, 99), True, 40.0, False)
+    assert isinstance(closed, ClosedPacket)
+    assert closed.slots[10] is None
+    assert [f[1] for f in closed.slots if f is not None] == list(range(10)) + list(range(11, 25))
+    assert assembler.frame((0x80, 0, 0), False, 41.0, False) is None  # the next packet goes on
