@@ -33,6 +33,7 @@ PROTOCOLS: dict[str, str] = {
     "nellcor": "drivers.nellcor.host:NellcorHostCodec",
     "ge_s5": "drivers.ge_s5.host:GeS5HostCodec",
     "hl7": "drivers.hl7.host:Hl7HostCodec",
+    "intellivue": "drivers.intellivue.host:IntelliVueHostCodec",
 }
 """Protocol name -> ``module:Class`` of its host codec, imported lazily."""
 

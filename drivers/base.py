@@ -93,6 +93,10 @@ class HostCodec(ABC):
         """The device closed the stream. Any partial frame is dropped and counted."""
         return  # an optional hook: most devices need nothing here
 
+    def close(self) -> None:
+        """The host is about to close the port: queue what it sends last (a release)."""
+        return  # an optional hook: most devices need nothing here
+
     def events_received(self) -> list[DeviceEvent]:
         """Return and clear the events decoded so far."""
         events, self._events = self._events, []
@@ -262,10 +266,24 @@ class Device:
         if self._closing:
             return
         self._closing = True
+        self._farewell()
         self._writer.close()
         try:
             await self._writer.wait_closed()
         except (OSError, ConnectionError):
+            pass
+        except Exception as exc:
+            if not _is_serial_error(exc):
+                raise
+
+    def _farewell(self) -> None:
+        """Write what the codec sends before the port closes, without waiting for it: the
+        transport flushes it on close, and a port already gone just loses it."""
+        self.codec.close()
+        try:
+            for chunk in self.codec.data_to_send():
+                self._writer.write(chunk)
+        except (OSError, ConnectionError, RuntimeError):
             pass
         except Exception as exc:
             if not _is_serial_error(exc):

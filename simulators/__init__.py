@@ -17,6 +17,7 @@ DEVICE_CODECS: dict[str, str] = {
     "nellcor": "simulators.nellcor:NellcorDeviceCodec",
     "ge_s5": "simulators.ge_s5:GeS5DeviceCodec",
     "hl7": "simulators.hl7:Hl7DeviceCodec",
+    "intellivue": "simulators.intellivue:IntelliVueDeviceCodec",
 }
 """Protocol name -> ``module:Class`` of its simulated device."""
 
