@@ -122,7 +122,8 @@ class FhirRecords:
     Args:
         store: the database.
         base: the FHIR base URL (``http://host/fhir``), for canonical URLs and links.
-        duration_h: the infusion's planned length, for the ketamine rate.
+        duration_h: the infusion's planned length, for the ketamine rate of a session
+            without a course.
     """
 
     def __init__(self, store: Store, base: str, duration_h: float = 4.0) -> None:
@@ -167,8 +168,12 @@ class FhirRecords:
                 if e["kind"] == "journal"]
 
     async def session_medications(self, a: Admission) -> list[dict[str, Any]]:
-        """The session's ketamine and premedication as MedicationAdministrations."""
-        out = [r for r in (fr.ketamine(a, self.duration_h),) if r is not None]
+        """The session's ketamine (its rate over the course's planned duration) and
+        premedication as MedicationAdministrations."""
+        hours = self.duration_h
+        if a.course_id is not None:
+            hours = (await courses.get(self.store, a.course_id)).plan.duration_h
+        out = [r for r in (fr.ketamine(a, hours),) if r is not None]
         out += [fr.premedication(e, a.patient_id)
                 for e in await charting.clinical_events(self.store, a.id)
                 if e["kind"] == "premedication"]
