@@ -28,15 +28,18 @@ ALLOWED: dict[str, set[str]] = {
                         "monitor.records"},
     "monitor.live": {"monitor.domain", "drivers", "monitor.alarms", "monitor.config",
                      "monitor.storage", "monitor.records"},
+    "monitor.interop": {"monitor.domain", "drivers", "monitor.alarms", "monitor.config",
+                        "monitor.storage", "monitor.records", "monitor.live"},
     "monitor.service": {"monitor.domain", "drivers", "monitor.alarms", "monitor.config",
                         "monitor.storage", "monitor.records", "monitor.auth",
-                        "monitor.reports", "monitor.live"},
+                        "monitor.reports", "monitor.live", "monitor.interop"},
     "monitor.api": {"monitor.domain", "monitor.alarms", "monitor.config", "monitor.storage",
                     "monitor.records", "monitor.auth", "monitor.reports", "monitor.live",
-                    "monitor.service"},
+                    "monitor.interop", "monitor.service"},
     "monitor.cli": {"monitor.domain", "drivers", "simulators", "monitor.alarms",
                     "monitor.config", "monitor.storage", "monitor.records", "monitor.auth",
-                    "monitor.reports", "monitor.live", "monitor.service", "monitor.api"},
+                    "monitor.reports", "monitor.live", "monitor.interop", "monitor.service",
+                    "monitor.api"},
 }
 """Each layer and the layers below it that it may import."""
 

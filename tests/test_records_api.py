@@ -236,12 +236,12 @@ async def _wait_for_readings(http: httpx.AsyncClient, session_id: int) -> None:
 async def test_trend_minutes_kept_by_the_writer_equal_those_from_the_readings(
     tmp_path: Path,
 ) -> None:
+    from sqlalchemy import text
+
     from monitor.domain.models import Flag, Observation
     from monitor.live.bus import Bus
     from monitor.live.writer import StoreWriter
     from monitor.records import courses, history, patients, sessions
-    from sqlalchemy import text
-
     from monitor.storage.database import Store
 
     store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")

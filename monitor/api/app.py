@@ -19,6 +19,8 @@ Routes, one router per resource (each module documents its own):
   charted entries, the records' vocabulary;
 - :mod:`monitor.api.reports`: unit, course and session reports (JSON and PDF), the research
   CSV exported and imported;
+- :mod:`monitor.api.interfaces`: the HL7 outbox and the interfaces' counters;
+- :mod:`monitor.api.fhir`: the read-only FHIR R4 API under ``/fhir``;
 - :mod:`monitor.api.live`: the ``/ws/live`` stream;
 - everything else under ``/``: the dashboard's static files (``web/``).
 """
@@ -42,6 +44,8 @@ from monitor.api import (
     beds,
     disclosure,
     errors,
+    fhir,
+    interfaces,
     live,
     pages,
     patients,
@@ -90,9 +94,10 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.add_api_route("/healthz", _healthz, methods=["GET"], tags=["service"])
     api = APIRouter(dependencies=[Depends(current_user)])
     for module in (beds, disclosure, alarms, sessions, patients, records, reports, users,
-                   audit):
+                   audit, interfaces):
         api.include_router(module.router)
     app.include_router(api)
+    app.include_router(fhir.router, dependencies=[Depends(current_user)])
     app.include_router(live.router)
     errors.install(app)
     pages.install_pages(app, settings, WEB_DIR)

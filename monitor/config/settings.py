@@ -27,6 +27,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from monitor.config.interfaces import AdtInConfig, Hl7OutConfig, parse_host_port
 from monitor.domain.errors import ConfigError
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -61,6 +62,16 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     """Mark the session cookie Secure even over plain HTTP, for a TLS proxy in front.
     (Requests that arrive over HTTPS always get a Secure cookie.)"""
+    hl7_out: str | None = None
+    """``host:port`` of the HL7 results receiver (overrides the unit file's ``[hl7_out]``
+    host and port; see docs/interfaces.md)."""
+
+    @field_validator("hl7_out")
+    @classmethod
+    def _check_hl7_out(cls, v: str | None) -> str | None:
+        if v:
+            parse_host_port(v)
+        return v or None
 
     @field_validator("escalation_webhook")
     @classmethod
@@ -156,6 +167,10 @@ class UnitConfig(BaseModel):
     beds: list[BedConfig] = Field(default_factory=list)
     alarms: dict[str, Any] = Field(default_factory=dict)
     """Site alarm settings, the ``[alarms]`` table (see docs/alarms.md)."""
+    hl7_out: Hl7OutConfig | None = None
+    """The ``[hl7_out]`` table: results and alarms to a receiver (docs/interfaces.md)."""
+    adt_in: AdtInConfig | None = None
+    """The ``[adt_in]`` table: the ADT listener (docs/interfaces.md)."""
 
     @model_validator(mode="after")
     def _unique(self) -> UnitConfig:
@@ -190,12 +205,13 @@ class UnitConfig(BaseModel):
             ConfigError: with every problem, each naming its place.
         """
         flat: dict[str, Any] = {"beds": data.get("beds", []), "alarms": data.get("alarms", {})}
+        flat.update({k: data[k] for k in ("hl7_out", "adt_in") if k in data})
         unit = data.get("unit", {})
         if not isinstance(unit, dict):
             raise ConfigError(f"{source}: [unit] must be a table")
         if "name" in unit:
             flat["name"] = unit["name"]
-        unknown = set(data) - {"unit", "beds", "alarms"}
+        unknown = set(data) - {"unit", "beds", "alarms", "hl7_out", "adt_in"}
         if unknown:
             raise ConfigError(f"{source}: unknown top-level key(s): {', '.join(sorted(unknown))}")
         try:

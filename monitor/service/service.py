@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import AdmissionError, InvalidValue, StoreError
+from monitor.interop.wiring import Interfaces
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
@@ -65,6 +66,7 @@ class Service:
         if settings.escalation_webhook:
             self.escalation = EscalationNotifier(self.bus, settings.escalation_webhook,
                                                  unit.name)
+        self.interfaces = Interfaces(self.bus, store, settings, unit, self.charted)
         self.admissions: dict[str, Admission] = {}
         self.supervisor = Supervisor()
         self.started = asyncio.Event()
@@ -91,6 +93,8 @@ class Service:
         sup.start("rules", self.rules.run)
         if self.escalation is not None:
             sup.start("escalation", self.escalation.run)
+        for name, part in self.interfaces.parts():
+            sup.start(name, part)
         for runner in self.runners:
             sup.start(f"device-{runner.device_id}", runner.run)
         self.started.set()
@@ -166,6 +170,7 @@ class Service:
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},
             "parts_failed": self.supervisor.health(),
             "system": self.board.system_conditions(),
+            "hl7_out": self.interfaces.hl7_health(),
         }
 
     # -- sessions (every step recorded with the user) ---------------------------------------

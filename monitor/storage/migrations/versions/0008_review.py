@@ -4,7 +4,7 @@ median of each continuous parameter's valid samples per bed and minute), so that
 strip and a past session's trends load at once.
 
 Revision ID: 0008_review
-Revises: 0006_audit_chain
+Revises: 0007_hl7_outbox
 Create Date: 2026-12-01
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_review"
-down_revision = "0006_audit_chain"
+down_revision = "0007_hl7_outbox"
 branch_labels = None
 depends_on = None
 
