@@ -335,3 +335,17 @@ def test_per_patient_limits_move_the_boundaries() -> None:
     assert [e.time for e in onsets(events, "RR_LOW")] == [10.0]
     _, events = run(only("AWRR", [0] * 40), rules=patient)
     assert [e.time for e in onsets(events, "APNEA")] == [30.0]
+
+
+def test_capnography_state_survives_a_snapshot() -> None:
+    from monitor.alarms import snapshot
+
+    state = monitored()
+    state, _ = run([*breaths(38, 14, 0.0, 5.0, Flag.APNEA),
+                    *breaths(None, None, 5.0, 8.0, Flag.SENSOR_DISCONNECT)], state)
+    assert state.capno_off and "CO2_APNEA" in state.tracks
+    assert snapshot.load(BedState, snapshot.dump(state)) == state
+    # a snapshot from before capnography (no capno fields) still loads
+    old = snapshot.dump(BedState.new("bed1"))
+    del old["capno_off"], old["capno_watch_from"]
+    assert snapshot.load(BedState, old) == BedState.new("bed1")

@@ -1137,7 +1137,7 @@ def start_monitoring(
     rules: RuleSet, state: BedState, now: float, user: str | None = None
 ) -> Result:
     """Start monitoring the bed: the technical watchdogs (NIBP_OVERDUE, DEVICE_LOST,
-    SENSOR_OFF, NO_BASELINE) run from now. Physiological rules run whenever data arrive.
+    SENSOR_OFF, NO_BASELINE, CO2_LINE) run from now. Physiological rules run whenever data arrive.
     """
     w, t = _start(rules, state, now)
     if w.s.monitoring:
