@@ -62,6 +62,10 @@ class HostCodec(ABC):
     conformance: ClassVar[Conformance] = Conformance()
     """Option variants and limits the conformance suite must know (:mod:`drivers.conformance`)."""
 
+    can_start_nibp: ClassVar[bool] = False
+    """Whether the protocol lets the host start an NIBP measurement (:meth:`request_nibp`).
+    None of the supported protocols does; see docs/devices/README.md."""
+
     def __init__(self, device_id: str = "device") -> None:
         self.device_id = device_id
         self.frames_ok = 0
@@ -106,6 +110,16 @@ class HostCodec(ABC):
         """Return and clear the bytes the host must send to the device."""
         out, self._outgoing = self._outgoing, []
         return out
+
+    def request_nibp(self) -> None:
+        """Queue the command that starts an NIBP measurement (only if :attr:`can_start_nibp`).
+
+        Raises:
+            NotImplementedError: the protocol has no such command (every protocol here).
+        """
+        raise NotImplementedError(
+            f"{self.name or type(self).__name__}: the protocol has no command to start an "
+            "NIBP measurement")
 
     # -- for subclasses -------------------------------------------------------------------
 
