@@ -64,6 +64,9 @@ __all__ = [
 # Engine state
 # --------------------------------------------------------------------------------------
 
+OXIMETER_METRICS = frozenset({"SPO2", "PR", "PI"})
+"""What an oximeter measures: its probe is off or on by these."""
+
 CONTINUOUS_METRICS = frozenset({"HR", "PR", "SPO2", "ETCO2", "AWRR"})
 """Metrics the sustained rules use (NIBP readings are handled one reading at a time)."""
 
@@ -1063,9 +1066,11 @@ def evaluate(rules: RuleSet, state: BedState, obs: Observation) -> Result:
             _capno_valid(w, device, t)
         if metric in _BREATH_METRICS:
             _apnea_flag(w, obs, why, t)
-    elif why == "sensor_off":
+    elif metric in OXIMETER_METRICS and why == "sensor_off":
         _sensor_off_start(w, device, t)
-    elif why is None and device in w.sensor_off:
+    elif metric in OXIMETER_METRICS and why is None and device in w.sensor_off:
+        # Only the oximeter's own valid sample says its probe is back: on a monitor that
+        # sends ECG and SpO2 together, a valid ECG heart rate says nothing about the probe.
         _sensor_on(w, device, t)
     if metric == "SPO2":
         w.set(spo2_device=device)
