@@ -26,7 +26,7 @@ DISCLAIMER = ("SPU Monitor is a secondary alarm display beside the bedside monit
 
 # Demo beds cycle through these so the first two minutes show the product at work.
 DEMO_SCENARIOS = ["stable", "desaturation", "hr_rise", "hypertension", "motion_artifact",
-                  "sensor_off", "disconnect", "stable"]
+                  "sensor_off", "disconnect", "apnea"]
 
 
 def _add_server_args(p: argparse.ArgumentParser, default_port: int = 8000) -> None:
@@ -280,13 +280,16 @@ def demo_plan(beds: int) -> list[dict[str, Any]]:
     from simulators.scenarios import Patient
 
     def protocol_for(scenario_name: str, i: int) -> str:
-        # A multiparameter monitor (ECG + NIBP + SpO2) where the scenario needs ECG or NIBP.
-        full = [p for p in ("ge_s5", "hl7") if p in DEVICE_CODECS and p in drivers.PROTOCOLS
-                and p != "hl7"]
-        oximeters = [p for p in ("masimo", "nonin", "nellcor")
-                     if p in DEVICE_CODECS and p in drivers.PROTOCOLS]
-        if full and scenario_name in ("hr_rise", "hypertension", "stable", "disconnect"):
-            return full[0]
+        # A multiparameter monitor (ECG + NIBP + SpO2) where the scenario needs ECG or NIBP
+        # (the first stable bed a Philips IntelliVue, the others GE S/5); a capnograph
+        # (GE S/5's CO2) for the apnea bed; oximeters for the rest.
+        known = set(DEVICE_CODECS) & set(drivers.PROTOCOLS)
+        if scenario_name == "stable" and i == 0 and "intellivue" in known:
+            return "intellivue"
+        if scenario_name in ("hr_rise", "hypertension", "stable", "disconnect", "apnea") \
+                and "ge_s5" in known:
+            return "ge_s5"
+        oximeters = [p for p in ("masimo", "nonin", "nellcor") if p in known]
         return oximeters[i % len(oximeters)]
 
     plan = []
