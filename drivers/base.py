@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from drivers.conformance import BlindSpot, Conformance
-from monitor.domain.errors import DeviceDisconnected
+from monitor.domain.errors import DeviceDisconnected, DriverError
 from monitor.domain.models import DeviceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ class HostCodec(ABC):
         """Queue the command that starts an NIBP measurement (only if :attr:`can_start_nibp`).
 
         Raises:
-            NotImplementedError: the protocol has no such command (every protocol here).
+            DriverError: the protocol has no such command (every protocol here).
         """
-        raise NotImplementedError(
+        raise DriverError(
             f"{self.name or type(self).__name__}: the protocol has no command to start an "
             "NIBP measurement")
 
@@ -235,6 +235,16 @@ class Device:
             if _is_serial_error(exc):
                 raise DeviceDisconnected(f"write to {self.url} failed: {exc}") from exc
             raise
+
+    async def request_nibp(self) -> None:
+        """Ask the monitor to start an NIBP measurement now.
+
+        Raises:
+            DriverError: the protocol cannot (see :attr:`HostCodec.can_start_nibp`).
+            DeviceDisconnected: the command could not be written.
+        """
+        self.codec.request_nibp()
+        await self._flush()
 
     async def read_events(self, max_bytes: int = 4096) -> list[DeviceEvent]:
         """Read once from the port and return the events decoded (maybe none).

@@ -144,6 +144,17 @@ async def test_a_course_from_admission_to_a_past_session(live: LiveServer) -> No
         assert full["days_done"] == [1, 2]
 
 
+async def test_nibp_on_demand_is_refused_where_the_monitor_cannot(live: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live.url, headers=live.headers) as http:
+        bed = (await http.get("/api/beds/bed-1")).json()
+        assert [d["can_start_nibp"] for d in bed["devices"]] == [False]
+        r = await http.post("/api/beds/bed-1/nibp", json={})
+        assert r.status_code == 409 and "start it on the monitor" in r.json()["detail"]
+        trail = (await http.get("/api/audit", params={"action": "nibp_requested"},
+                                headers=live.headers_for("dr.lee")))
+        assert trail.status_code == 403  # the trail is for admins
+
+
 async def _chart(http: httpx.AsyncClient, kind: str, detail: dict[str, Any],
                  **headers: str) -> httpx.Response:
     return await http.post("/api/beds/bed-1/events", json={"kind": kind, "detail": detail},

@@ -29,6 +29,7 @@ class DeviceSchema(BaseModel):
     since: float | None
     detail: str
     info: dict[str, Any]
+    can_start_nibp: bool = False
 
 
 class AlarmSchema(BaseModel):

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import drivers
 from monitor.config import UnitConfig
 from monitor.domain.models import DeviceStatus, Observation
 from monitor.live.bus import Bus
@@ -62,7 +63,9 @@ class Board:
         self.bus = bus
         self._beds = {
             bed.id: _Bed(bed.id, bed.title, {
-                d.id: DeviceView(d.id, d.protocol, d.port) for d in bed.devices})
+                d.id: DeviceView(d.id, d.protocol, d.port,
+                                 can_start_nibp=drivers.codec_class(d.protocol).can_start_nibp)
+                for d in bed.devices})
             for bed in unit.beds
         }
         self._system: dict[str, SystemCondition] = {}

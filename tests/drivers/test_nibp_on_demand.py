@@ -6,6 +6,7 @@ import pytest
 
 import drivers
 from drivers.base import HostCodec
+from monitor.domain.errors import DriverError
 
 
 def test_nibp_on_demand_is_off_by_default() -> None:
@@ -17,6 +18,6 @@ def test_no_supported_protocol_can_start_nibp(name: str) -> None:
     # docs/devices/README.md gives the answer per device with its sources.
     codec = drivers.codec(name, device_id="bed-1")
     assert codec.can_start_nibp is False
-    with pytest.raises(NotImplementedError, match="no command to start an NIBP"):
+    with pytest.raises(DriverError, match="no command to start an NIBP"):
         codec.request_nibp()
     assert codec.data_to_send() == []  # nothing was queued
