@@ -42,7 +42,8 @@ async def add_patient(body: PatientBody, service: ServiceDep, user: CurrentUser
 async def get_patient(patient_id: int, service: ServiceDep) -> dict[str, Any]:
     """A patient with their courses (each with its planned doses) and sessions."""
     patient = await patients.get(service.store, patient_id)
-    return {**patient.to_dict(),
+    beds = {a.patient_id: a.bed_id for a in service.admissions.values()}
+    return {**patient.to_dict(), "bed_id": beds.get(patient.id),
             "courses": [c.to_dict() for c in await courses.of_patient(service.store,
                                                                       patient_id)],
             "sessions": [s.to_dict() for s in await sessions.of_patient(service.store,

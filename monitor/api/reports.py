@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from monitor.api.auth import ChargeNurse, CurrentUser
+from monitor.api.auth import ChargeNurse
 from monitor.api.deps import ServiceDep
 from monitor.records.cohort import CohortRow, read_cohort, write_cohort
 from monitor.records.cohort_store import import_cohort
@@ -122,9 +122,10 @@ async def session_report_pdf(session_id: int, service: ServiceDep) -> Response:
 
 @router.get("/api/records/export", response_class=Response,
             responses={200: {"content": {"text/csv": {}}, "description": "the research CSV"}})
-async def export_records(service: ServiceDep, _user: CurrentUser,
+async def export_records(service: ServiceDep, _user: ChargeNurse,
                          start: DateQuery = None, end: DateQuery = None) -> Response:
-    """The records as a research CSV (one row per patient and course day)."""
+    """The records as a research CSV (one row per patient and course day); charge nurses
+    and admins only (it holds every patient's identifier and journal)."""
     found = await data.cohort(service.store, service.episode_rules(), time.time(),
                               start=start, end=end)
     headers = {"Content-Disposition": 'attachment; filename="cohort.csv"'}

@@ -152,7 +152,10 @@ class Board:
         if bed is None:
             return []
         bed.admission = None if change.admission is None else dict(change.admission)
-        return [BedDelta("bed", bed.id, {"bed": bed.view().to_dict()})]
+        # ``what`` tells screens what changed (``event``: something was charted or
+        # corrected), so a bed detail reloads its entries only then.
+        return [BedDelta("bed", bed.id, {"bed": bed.view().to_dict(), "what": change.what,
+                                         "time": change.time})]
 
     def _system_condition(self, condition: SystemCondition) -> BedDelta:
         self._system[condition.key] = condition
