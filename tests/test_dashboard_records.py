@@ -44,6 +44,15 @@ def nibp_often(monkeypatch: pytest.MonkeyPatch) -> str:
     return "records"
 
 
+NOTHING_CUT = """() => [...document.querySelectorAll(
+        '.records-page th, .records-page td, .records-page dd, .records-page h2')]
+    .filter((c) => c.scrollWidth > c.clientWidth + 1)
+    .concat([...document.querySelectorAll('.records-page .table-wrap')]
+        .filter((w) => w.scrollWidth > w.clientWidth + 1))
+    .map((c) => c.className + ': ' + c.textContent.slice(0, 60))"""
+"""Cells, facts and tables of a records view that do not fit (cut or scrolling sideways)."""
+
+
 def shot(name: str) -> str:
     ARTIFACTS.mkdir(exist_ok=True)
     return str(ARTIFACTS / name)
@@ -120,10 +129,12 @@ async def test_a_course_run_from_the_screen(
     page: Page, tmp_path: Path, console_errors, nibp_often: str
 ) -> None:
     beds = [Bed(scenario=nibp_often, hr=72), Bed(scenario=nibp_often, hr=66)]
-    async with running_unit(tmp_path, beds, page, users=USERS) as u:
+    async with running_unit(tmp_path, beds, page, users=USERS, csp=ui.STRICT_CSP) as u:
+        violations = await ui.report_csp_violations(page)  # the pages' policy (no inline)
         await page.set_viewport_size({"width": 1366, "height": 768})
         await open_dashboard(page, u)
         await expect(page.locator('[data-bed="bed-1"]')).to_be_visible()
+        await ui.prove_policy_in_force(page, violations, console_errors)
         pid = await register_patient(page)
         patient = await api(page, u, f"/api/patients/{pid}")
         assert patient["medications"] == ["gabapentin 300 mg", "amitriptyline 25 mg"]
@@ -150,6 +161,7 @@ async def test_a_course_run_from_the_screen(
         await expect(view.locator(".course-done")).to_have_text(
             "0 of 10 days done · next: day 1, 40 mg")
         await page.screenshot(path=shot("records-patient-course.png"))
+        assert not await page.evaluate(NOTHING_CUT)
 
         # The list finds the patient by name and by identifier.
         await page.goto(u.live.url + "/#patients")
@@ -377,11 +389,13 @@ async def test_a_course_run_from_the_screen(
         pdf = await page.request.get(f"{u.live.url}/api/reports/session/{session_id}.pdf")
         assert pdf.ok and (await pdf.body()).startswith(b"%PDF"), await pdf.text()
         await page.screenshot(path=shot("records-past-session-1366.png"))
+        assert not await page.evaluate(NOTHING_CUT)
         await page.set_viewport_size({"width": 1366, "height": 2600})
         await page.screenshot(path=shot("records-past-session-1366-all.png"))
         await page.set_viewport_size({"width": 1920, "height": 1080})
         await page.wait_for_function(INK_AT_LEAST, arg=[".past-trend-canvas", 2000])
         await page.screenshot(path=shot("records-past-session-1920.png"))
+        assert not await page.evaluate(NOTHING_CUT)
 
         # A follow-up journal on the course, listed by week; the course report.
         await past.locator("a.back").click()
@@ -404,6 +418,7 @@ async def test_a_course_run_from_the_screen(
         await expect(report).to_have_attribute("href", "/api/reports/course/MRN-0042.pdf")
         await page.set_viewport_size({"width": 1366, "height": 1500})
         await page.screenshot(path=shot("records-patient-follow-up.png"))
+        assert not await page.evaluate(NOTHING_CUT)
         await page.set_viewport_size({"width": 1366, "height": 768})
 
         # Escape closes the records view: back to the overview.
@@ -411,6 +426,7 @@ async def test_a_course_run_from_the_screen(
         await page.keyboard.press("Escape")
         await expect(page.locator("#beds")).to_be_visible()
         await expect(page.locator("#records")).to_be_hidden()
+        assert not violations, violations
     # The refusals asked for (registration, premedication, side effect, dose) are the only
     # errors (the other station's 409 was on its own page).
     unexpected = [e for e in console_errors
@@ -430,7 +446,8 @@ async def test_unit_report_of_an_imported_cohort(
     bad_row = lines[5].split(",")
     bad_row[header.index("worst_pain")] = "11"
     bad = "\n".join([*lines[:5], ",".join(bad_row), *lines[6:]]) + "\n"
-    async with running_unit(tmp_path, [Bed()], page, users=USERS) as u:
+    async with running_unit(tmp_path, [Bed()], page, users=USERS, csp=ui.STRICT_CSP) as u:
+        violations = await ui.report_csp_violations(page)
         await page.set_viewport_size({"width": 1366, "height": 768})
         # A nurse sees the report, not the research CSV.
         await open_dashboard(page, u, "/#reports")
@@ -486,6 +503,7 @@ async def test_unit_report_of_an_imported_cohort(
             assert not clipped, clipped
             wrap = page.locator(".by-day").locator("xpath=..")
             assert await wrap.evaluate("w => w.scrollWidth <= w.clientWidth + 1"), width
+        assert not violations, violations
 
     unexpected = [e for e in console_errors
                   if not re.search(r"HTTP 422 POST|status of 422 \(Unprocessable", e)]

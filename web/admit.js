@@ -147,7 +147,7 @@ export function admitPicker(bed, admitted) {
         register.focus();
       },
     }));
-    registerBox.querySelector("input").focus();
+    registerBox.querySelector("input")?.focus();
   });
   load();
   return root;

@@ -111,7 +111,7 @@ export function premedicationForm(bedId, vocab, open, onCharted) {
   const route = select("route", [["", "—"], ...vocab.routes.map((r) => [r, r])]);
   const reason = el("input", { name: "deviation_reason", maxLength: 500, autocomplete: "off",
     placeholder: "why the dose or route differs from the plan" });
-  const note = el("input", { name: "note", maxLength: 500, autocomplete: "off", placeholder: "optional (required for other)" });
+  const note = el("input", { name: "note", maxLength: 500, autocomplete: "off", placeholder: "optional" });
   const time = clockInput("time");
   const hint = el("p", { class: "plan-hint", "aria-live": "polite" });
   const reasonField = field("Reason for the deviation", reason, { name: "detail.deviation_reason" });

@@ -79,7 +79,7 @@ function identity(p, reload) {
     el("div", { class: "form-buttons" }, edit, report));
   edit.addEventListener("click", async () => {
     box.replaceChildren(await patientForm({ patient: p, onSaved: () => reload(), onCancel: show }));
-    box.querySelector("input").focus();
+    box.querySelector("input")?.focus();
   });
   show();
   return box;

@@ -81,7 +81,7 @@ export function patientsView() {
       },
     });
     formBox.replaceChildren(form);
-    form.querySelector("input").focus();
+    form.querySelector("input")?.focus();
   });
   load();
   return { root, title };
@@ -104,7 +104,13 @@ function patientRow(p) {
  * @param {() => void} [o.onCancel]
  */
 export async function patientForm({ patient = null, onSaved, onCancel }) {
-  const vocab = await vocabulary();
+  let vocab;
+  try {
+    vocab = await vocabulary();
+  } catch (err) {
+    return el("p", { class: "form-message", role: "alert",
+      textContent: `The patient form cannot open: its lists did not load from the server (${err.message}). Try again.` });
+  }
   const p = patient || { diagnosis: "CRPS", medications: [] };
   const text = (name, value, attrs = {}) => el("input", { name, value: value ?? "", autocomplete: "off", ...attrs });
   const number = (name, value, attrs = {}) => el("input", { name, type: "number", step: "any", inputMode: "decimal",
