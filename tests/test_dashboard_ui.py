@@ -551,14 +551,20 @@ async def test_admit_and_start_infusion_from_the_screen(
         await open_dashboard(page, u)
         await page.locator('[data-bed="bed-2"] [data-metric="HR"]').click()
         await expect(page).to_have_url(re.compile(r"#bed/bed-2$"))
-        form = page.locator("form.admit-form")
-        await expect(form).to_be_visible()
-        await form.locator('[name="patient_label"]').fill("J. Doe")
-        await form.locator('[name="patient_ref"]').fill("MRN-1")
-        await form.locator('[name="infusion_day"]').fill("3")
-        await form.locator('[name="dose_mg"]').fill("35")
-        await form.locator('[data-action="admit"]').click()
-        await expect(page.locator(".d-patient")).to_contain_text("J. Doe", timeout=5000)
+        # The bed is free: a new patient is registered from the admit picker, then admitted.
+        picker = page.locator(".admit-form")
+        await expect(picker).to_be_visible()
+        await picker.locator('[data-action="register-open"]').click()
+        patient = picker.locator("form.patient-form")
+        await patient.locator('[name="identifier"]').fill("MRN-1")
+        await patient.locator('[name="family_name"]').fill("Doe")
+        await patient.locator('[name="given_name"]').fill("J.")
+        await patient.locator('[data-action="patient-register"]').click()
+        await expect(picker.locator(".picked-next")).to_contain_text("No active course",
+                                                                     timeout=5000)
+        await picker.locator('[data-action="admit"]').click()
+        await expect(page.locator(".d-patient")).to_contain_text("Doe, J. (MRN-1) · Day 1",
+                                                                 timeout=5000)
         await expect(page.locator(".d-phase")).to_contain_text("Pre-infusion")
         # Start the infusion: the confirm dialog says the baseline freezes.
         await page.locator('[data-action="infusion-start"]').click()
@@ -571,11 +577,12 @@ async def test_admit_and_start_infusion_from_the_screen(
         )
         await expect(page.locator('[data-action="infusion-stop"]')).to_be_visible()
         await expect(page.locator(".timeline")).to_contain_text("Infusion start")
-        # Chart a premedication.
-        chart = page.locator("form.chart-form")
+        # Chart a premedication (folded once the infusion runs).
+        await page.locator("details.premed-box summary").click()
+        chart = page.locator("form.premed-form")
         await chart.locator('[name="drug"]').select_option("midazolam")
-        await chart.locator('[name="midazolam_mg"]').fill("3")
-        await chart.locator('[data-action="chart"]').click()
+        await chart.locator('[name="dose_mg"]').fill("3")
+        await chart.locator('[data-action="premedication"]').click()
         await expect(page.locator(".timeline")).to_contain_text("midazolam 3 mg", timeout=5000)
         await expect(page.locator(".timeline")).to_contain_text(f"Admitted ({u.live.user})")
         # Re-baseline: the reason is mandatory.
@@ -590,7 +597,7 @@ async def test_admit_and_start_infusion_from_the_screen(
         # Back to the overview: the tile shows the patient and the infusion time.
         await page.locator("a.back").click()
         tile = page.locator('[data-bed="bed-2"]')
-        await expect(tile.locator(".patient")).to_have_text("J. Doe · Day 3")
+        await expect(tile.locator(".patient")).to_have_text("Doe, J. · Day 1")
         await expect(tile.locator(".phase")).to_have_text(re.compile(r"^Infusion \d+:\d\d$"))
         events = await (await page.request.get(f"{u.live.url}/api/beds/bed-2/events")).json()
         assert [e["detail"]["drug"] for e in events] == ["midazolam"]

@@ -28,8 +28,10 @@ const STATE_TEXT = {
 const PHASE_TEXT = {
   pre_infusion: "Pre-infusion",
   infusion: "Infusion",
+  paused: "Paused",
   post_infusion: "Post-infusion",
   discharged: "Discharged",
+  cancelled: "Cancelled",
 };
 
 export class Overview {
@@ -342,6 +344,8 @@ export function phaseText(a, now) {
   const name = PHASE_TEXT[a.phase] || a.phase;
   if (a.phase === "infusion" && a.infusion_started_at)
     return `${name} ${duration(now - a.infusion_started_at)}`;
+  if (a.phase === "paused" && a.paused_since)
+    return `${name} ${duration(now - a.paused_since)}`;
   if (a.phase === "post_infusion" && a.infusion_stopped_at)
     return `${name} +${duration(now - a.infusion_stopped_at)}`;
   if (a.phase === "pre_infusion" && a.admitted_at)

@@ -67,15 +67,6 @@ async def unit_report_pdf(service: ServiceDep, start: Annotated[dt.date | None, 
     return _pdf(content, "unit-report.pdf")
 
 
-@router.get("/api/reports/course/{identifier}",
-            responses={404: {"description": "no patient has this identifier"}})
-async def course_report(identifier: str, service: ServiceDep) -> dict[str, Any]:
-    """A patient's course: each journal measure by course day and at follow-up."""
-    patient, rows = await data.course_rows(service.store, identifier,
-                                           service.episode_rules(), time.time())
-    return {"patient": patient.to_dict(), "rows": [_row(r) for r in rows]}
-
-
 def _row(row: CohortRow) -> dict[str, Any]:
     out = asdict(row)
     out["label"] = row.label
@@ -84,6 +75,8 @@ def _row(row: CohortRow) -> dict[str, Any]:
     return out
 
 
+# Each ".pdf" route is declared before its JSON twin: "/course/{identifier}" would take
+# "MRN-1.pdf" as an identifier, and "/session/{session_id}" would refuse "7.pdf" (a 422).
 @router.get("/api/reports/course/{identifier}.pdf", response_class=Response,
             responses={**_PDF, 404: {"description": "no patient has this identifier"}})
 async def course_report_pdf(identifier: str, service: ServiceDep) -> Response:
@@ -99,14 +92,13 @@ async def course_report_pdf(identifier: str, service: ServiceDep) -> Response:
     return _pdf(content, f"course-{patient.identifier}.pdf")
 
 
-@router.get("/api/reports/session/{session_id}",
-            responses={404: {"description": "no such session"}})
-async def session_report(session_id: int, service: ServiceDep) -> dict[str, Any]:
-    """One session: trends with the baseline band, NIBP readings, alarms with the users'
-    actions, episodes, side effects, premedication, the journal."""
-    log = await service.store.alarm_log(session_id=session_id, limit=100_000)
-    return await data.session_report(service.store, session_id, service.episode_rules(),
-                                     time.time(), log)
+@router.get("/api/reports/course/{identifier}",
+            responses={404: {"description": "no patient has this identifier"}})
+async def course_report(identifier: str, service: ServiceDep) -> dict[str, Any]:
+    """A patient's course: each journal measure by course day and at follow-up."""
+    patient, rows = await data.course_rows(service.store, identifier,
+                                           service.episode_rules(), time.time())
+    return {"patient": patient.to_dict(), "rows": [_row(r) for r in rows]}
 
 
 @router.get("/api/reports/session/{session_id}.pdf", response_class=Response,
@@ -118,6 +110,16 @@ async def session_report_pdf(session_id: int, service: ServiceDep) -> Response:
 
     content = await _render(lambda: session_pdf.session_report_pdf(report))
     return _pdf(content, f"session-{session_id}.pdf")
+
+
+@router.get("/api/reports/session/{session_id}",
+            responses={404: {"description": "no such session"}})
+async def session_report(session_id: int, service: ServiceDep) -> dict[str, Any]:
+    """One session: trends with the baseline band, NIBP readings, alarms with the users'
+    actions, episodes, side effects, premedication, the journal."""
+    log = await service.store.alarm_log(session_id=session_id, limit=100_000)
+    return await data.session_report(service.store, session_id, service.episode_rules(),
+                                     time.time(), log)
 
 
 @router.get("/api/records/export", response_class=Response,
