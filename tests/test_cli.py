@@ -204,3 +204,16 @@ def test_cli_users_add_without_password_is_refused(tmp_path: Path) -> None:
     out = users(tmp_path / "users.db", "add", "nurse.ada", "--role", "nurse", password=None)
     assert out.returncode == 2
     assert "password" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_cli_forwarded_headers_only_from_named_proxies(command: str) -> None:
+    from monitor.cli.main import _settings, uvicorn_config
+
+    parser = build_parser()
+    plain = uvicorn_config(None, _settings(parser.parse_args([command])), "info")
+    assert plain.proxy_headers is False
+    args = parser.parse_args([command, "--forwarded-allow-ips", "10.0.0.5"])
+    behind = uvicorn_config(None, _settings(args), "info")
+    assert behind.proxy_headers is True and behind.forwarded_allow_ips == "10.0.0.5"
+    assert plain.host == "127.0.0.1"

@@ -91,3 +91,14 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_database_url(db: str, url: str) -> None:
     assert database_url(db) == url
+
+
+def test_settings_forwarded_headers_are_off_unless_proxies_are_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MONITOR_FORWARDED_ALLOW_IPS", raising=False)
+    assert Settings().forwarded_allow_ips is None
+    assert Settings(forwarded_allow_ips="").forwarded_allow_ips is None
+    monkeypatch.setenv("MONITOR_FORWARDED_ALLOW_IPS", "10.1.2.3, 10.9.0.0/16")
+    assert Settings().forwarded_allow_ips == "10.1.2.3,10.9.0.0/16"
+    with pytest.raises(ValueError, match="'proxy.local' is not an IP address"):
+        Settings(forwarded_allow_ips="proxy.local")

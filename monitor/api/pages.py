@@ -18,10 +18,13 @@ from monitor.api.auth import (
     SESSION_COOKIE,
     CurrentUser,
     accounts_of,
+    client_address,
     login_redirect,
     safe_next,
     same_origin,
     set_session_cookie,
+    throttle_of,
+    too_many_attempts,
 )
 from monitor.auth.accounts import SignInThrottle, User
 from monitor.config import Settings
@@ -38,7 +41,6 @@ class Pages:
 
     web_dir: Path
     secure_cookies: bool
-    throttle: SignInThrottle
 
 
 def _pages(request: Request) -> Pages:
@@ -49,7 +51,8 @@ def _pages(request: Request) -> Pages:
 def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
     """Add the sign-in page and form, sign-out, the dashboard page behind sign-in, the API
     docs behind sign-in, and the security headers."""
-    app.state.pages = Pages(web_dir, settings.secure_cookies, SignInThrottle())
+    app.state.pages = Pages(web_dir, settings.secure_cookies)
+    app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
     app.middleware("http")(_security_headers)
 
@@ -86,24 +89,26 @@ async def login(request: Request) -> Response:
 async def _sign_in(request: Request, username: str, password: str, next_path: str,
                    wants_json: bool) -> Response:
     pages = _pages(request)
-    address = request.client.host if request.client else "unknown"
+    throttle = throttle_of(request.app)
+    address = client_address(request)
     now = time.time()
-    wait = pages.throttle.retry_after(address, username, now)
+    wait = throttle.retry_after(address, username, now)
     if wait is not None:
         if wants_json:
-            return JSONResponse({"detail": f"too many failed sign-ins: try again in "
-                                 f"{wait:.0f} s"}, status_code=429,
-                                headers={"Retry-After": str(int(wait) + 1)})
+            raise too_many_attempts(wait)
         return login_redirect("throttled", next_path)
     try:
         user = await accounts_of(request.app).authenticate(username, password)
     except AuthError as exc:
-        pages.throttle.failed(address, username, now)
+        throttle.failed(address, username, now)
         _LOGGER.info("sign-in refused from %s", address)  # never the name or password
+        if (wait := throttle.retry_after(address, username, now)) is not None:
+            _LOGGER.warning("too many failed sign-ins (from %s among others): further "
+                            "attempts refused for %.0f s", address, wait)
         if wants_json:
             return JSONResponse({"detail": str(exc)}, status_code=401)
         return login_redirect("invalid", next_path)
-    pages.throttle.succeeded(address, username)
+    throttle.succeeded(address, username)
     token = await accounts_of(request.app).open_session(user)
     _LOGGER.info("%s signed in (%s)", user.username, user.role.value)
     response: Response = (JSONResponse(user.to_dict()) if wants_json

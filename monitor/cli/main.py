@@ -37,6 +37,10 @@ def _add_server_args(p: argparse.ArgumentParser, default_port: int = 8000) -> No
     p.add_argument("--db", default=None,
                    help="SQLite file path or SQLAlchemy URL (default spu-monitor.db; "
                         "env MONITOR_DB)")
+    p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                   help="reverse proxies (comma-separated addresses) whose X-Forwarded-For "
+                        "and X-Forwarded-Proto are believed (default none: those headers "
+                        "are ignored; env MONITOR_FORWARDED_ALLOW_IPS)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
 
@@ -126,8 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    values = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)
-              is not None}
+    values = {k: getattr(args, k) for k in ("host", "port", "db", "forwarded_allow_ips")
+              if getattr(args, k, None) is not None}
     values.update({k: v for k, v in extra.items() if v is not None})
     return Settings(**values)
 
@@ -146,9 +150,7 @@ def _serve(settings: Settings, unit: UnitConfig, log_level: str,
     print(f"SPU Monitor on http://{settings.host}:{settings.port}/  ({len(unit.beds)} beds)",
           flush=True)
     print(DISCLAIMER, flush=True)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            access_log=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level))
     logging.getLogger("uvicorn.error").addFilter(_KnownStartupFailure(app))
     try:
         server.run()
@@ -161,6 +163,20 @@ def _serve(settings: Settings, unit: UnitConfig, log_level: str,
         why = str(failure) if isinstance(failure, MonitorError) else "see the log above"
         raise MonitorError(f"the server did not start: {why}")
     return 0
+
+
+def uvicorn_config(app: Any, settings: Settings, log_level: str, **options: Any) -> Any:
+    """The uvicorn configuration ``serve`` and ``demo`` run ``app`` with (the tests' live
+    server too): forwarded headers are believed only from the proxies the operator named
+    (``--forwarded-allow-ips``); without one, uvicorn's default of believing loopback is
+    off, so a client cannot claim another address with ``X-Forwarded-For``.
+    """
+    import uvicorn
+
+    proxies = settings.forwarded_allow_ips
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                          access_log=False, proxy_headers=proxies is not None,
+                          forwarded_allow_ips=proxies or "", server_header=False, **options)
 
 
 class _KnownStartupFailure(logging.Filter):

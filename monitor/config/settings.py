@@ -19,6 +19,7 @@ naming the bed and field at fault.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from pathlib import Path
@@ -57,6 +58,27 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     """Mark the session cookie Secure even over plain HTTP, for a TLS proxy in front.
     (Requests that arrive over HTTPS always get a Secure cookie.)"""
+    forwarded_allow_ips: str | None = None
+    """The reverse proxies (comma-separated addresses or networks) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. None (the default): those
+    headers are ignored, and the address a request came from is the peer's."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = [p.strip() for p in v.split(",")]
+        if not all(parts):
+            raise ValueError("a comma-separated list of proxy addresses, e.g. 127.0.0.1")
+        for part in parts:
+            if part == "*":
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+        return ",".join(parts)
 
     @field_validator("escalation_webhook")
     @classmethod
