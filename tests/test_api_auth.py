@@ -363,3 +363,24 @@ def test_change_your_own_password(unit: Unit) -> None:
     with unit.client() as browser:
         assert sign_in(browser, "nurse.ada").headers["location"].startswith("/login?error")
         assert sign_in(browser, "nurse.ada", new).headers["location"] == "/"
+
+
+def test_current_password_guessing_is_throttled(unit: Unit) -> None:
+    c = unit.anonymous
+    ada = bearer(unit.tokens["nurse.ada"])
+    change = {"current_password": "guess", "new_password": "a brand new passphrase"}
+    answers = [c.post("/api/me/password", json={**change, "current_password": f"guess {i}"},
+                      headers=ada).status_code for i in range(30)]
+    assert answers[:5] == [403] * 5 and set(answers[5:]) == {429}, answers
+    r = c.post("/api/me/password", json={**change, "current_password": TEST_PASSWORD},
+               headers=ada)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "try again in" in r.json()["detail"]
+    # The same guesses count against signing in with that name from that address.
+    with unit.client() as browser:
+        assert sign_in(browser, "nurse.ada").headers["location"].startswith(
+            "/login?error=throttled")
+    # A colleague at the same address changes theirs.
+    r = c.post("/api/me/password", json={**change, "current_password": TEST_PASSWORD},
+               headers=bearer(unit.tokens["charge.bo"]))
+    assert r.status_code == 200

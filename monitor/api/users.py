@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor.api.auth import SESSION_COOKIE, Admin, CurrentUser, accounts_of, set_session_cookie
+from monitor.api.auth import (
+    SESSION_COOKIE,
+    Admin,
+    CurrentUser,
+    accounts_of,
+    client_address,
+    set_session_cookie,
+    throttle_of,
+    too_many_attempts,
+)
 from monitor.api.errors import invalid
 from monitor.domain.errors import AuthError, InvalidValue
 
@@ -43,12 +54,20 @@ async def me(user: CurrentUser) -> dict[str, str]:
 async def change_password(request: Request, body: PasswordChangeBody, user: CurrentUser
                           ) -> Response:
     """Change your own password. Every session of yours ends (other stations too);
-    a browser gets a fresh session cookie and stays signed in."""
+    a browser gets a fresh session cookie and stays signed in. Wrong current passwords
+    count as failed sign-ins of your name from your address (429 after 5)."""
     accounts = accounts_of(request.app)
+    # Guessing the current password is guessing a password: the sign-in throttle counts it.
+    throttle, address, now = throttle_of(request.app), client_address(request), time.time()
+    wait = throttle.retry_after(address, user.username, now)
+    if wait is not None:
+        raise too_many_attempts(wait)
     try:
         await accounts.authenticate(user.username, body.current_password)
     except AuthError:
+        throttle.failed(address, user.username, now)
         raise HTTPException(403, "the current password is wrong") from None
+    throttle.succeeded(address, user.username)
     try:
         await accounts.set_password(user.username, body.new_password, user.username)
     except InvalidValue as exc:
