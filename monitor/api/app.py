@@ -48,6 +48,7 @@ from monitor.api import (
 )
 from monitor.api.auth import current_user
 from monitor.api.deps import ServiceDep
+from monitor.api.limits import BodyLimit
 from monitor.auth.accounts import Accounts
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import MonitorError
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.include_router(api)
     app.include_router(live.router)
     errors.install(app)
+    # Inside the security headers (installed with the pages), so its refusals carry them.
+    app.add_middleware(BodyLimit, paths={"/api/records/import": reports.MAX_IMPORT_BYTES})
     pages.install_pages(app, settings, WEB_DIR)
     if WEB_DIR.is_dir():
         app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
