@@ -195,7 +195,8 @@ class _KnownStartupFailure(logging.Filter):
 def cmd_serve(args: argparse.Namespace) -> int:
     """``spu-monitor serve``."""
     settings = _settings(args, config=args.config)
-    unit = UnitConfig.load(settings.config) if settings.config else UnitConfig()
+    unit = (UnitConfig.load(settings.config, require_beds=True) if settings.config
+            else UnitConfig())
     if not unit.beds:
         _LOGGER.warning("no beds configured: pass --config UNIT.toml (see docs/configuration.md)")
     return _serve(settings, unit, args.log_level)
