@@ -384,3 +384,32 @@ def test_current_password_guessing_is_throttled(unit: Unit) -> None:
     r = c.post("/api/me/password", json={**change, "current_password": TEST_PASSWORD},
                headers=bearer(unit.tokens["charge.bo"]))
     assert r.status_code == 200
+
+
+def test_every_response_carries_the_strict_content_security_policy(unit: Unit) -> None:
+    from monitor.api.pages import CONTENT_SECURITY_POLICY
+
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    with unit.client() as browser:
+        answers = [browser.get("/"), browser.get("/login"), browser.get("/style.css"),
+                   browser.get("/api/beds"), browser.get("/healthz"), browser.get("/nowhere"),
+                   browser.post("/login", content=b"[" * 100,
+                                headers={"Content-Type": "application/json"})]
+        sign_in(browser, "nurse.ada")
+        answers += [browser.get("/"), browser.get("/docs"), browser.get("/openapi.json"),
+                    browser.get("/api/beds")]
+    for r in answers:
+        assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, r.url
+        assert r.headers["x-frame-options"] == "DENY" and r.headers[
+            "x-content-type-options"] == "nosniff", r.url
+
+
+def test_docs_page_loads_nothing_from_another_origin(unit: Unit) -> None:
+    with unit.client() as browser:
+        sign_in(browser, "nurse.ada")
+        page = browser.get("/docs").text
+    assert re.findall(r'(?:src|href)="([^"]+)"', page) and all(
+        link.startswith("/") or link == "data:," for link in
+        re.findall(r'(?:src|href)="([^"]+)"', page)), page
+    assert '<script type="module" src="/apidocs.js"></script>' in page

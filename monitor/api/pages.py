@@ -1,18 +1,20 @@
 """The pages: sign-in and sign-out, the dashboard behind sign-in, the API docs behind
-sign-in, and the security headers every response carries."""
+sign-in (our own page, ``web/apidocs.html``, reading ``/openapi.json``: no script from
+elsewhere), and the security headers every response carries, a strict
+Content-Security-Policy among them."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.api.auth import (
     SESSION_COOKIE,
@@ -54,7 +56,7 @@ def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
     app.state.pages = Pages(web_dir, settings.secure_cookies)
     app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
 
 
 @router.get("/login")
@@ -158,15 +160,43 @@ async def docs(request: Request) -> Response:
     """The API's documentation page, for a signed-in browser."""
     if await _signed_in(request) is None:
         return login_redirect("required", "/docs")
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="SPU Monitor API")
+    return FileResponse(_pages(request).web_dir / "apidocs.html",
+                        headers={"Cache-Control": "no-store"})
 
 
-async def _security_headers(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    # No framing (an acknowledge button must not be clickable through another site),
-    # no MIME sniffing, no addresses of this server leaked to other sites.
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+"""Scripts, styles and connections (the live WebSocket included) only from this server,
+nothing inline, no framing: an injected tag can neither run nor send data elsewhere."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # No framing (an acknowledge button must not be clickable through another site), no
+    # MIME sniffing, no addresses of this server leaked to other sites.
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response (errors, static
+    files and refusals of the body limits too), unless the response set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
