@@ -311,7 +311,7 @@ def test_admins_manage_accounts(unit: Unit) -> None:
     assert names == USERS
     assert all("password" not in k for u in c.get("/api/users", headers=admin).json()
                for k in u)
-    r = c.post("/api/users", json={"username": "Dee", "role": "charge nurse",
+    r = c.post("/api/users", json={"username": "Dee", "role": "charge_nurse",
                                    "password": TEST_PASSWORD}, headers=admin)
     assert r.status_code == 201 and r.json()["role"] == "charge_nurse"
     assert r.json()["created_by"] == "admin.cy"
@@ -320,13 +320,18 @@ def test_admins_manage_accounts(unit: Unit) -> None:
     assert r.status_code == 409 and "already exists" in r.json()["detail"]
     r = c.post("/api/users", json={"username": "eve", "role": "boss",
                                    "password": TEST_PASSWORD}, headers=admin)
-    assert "unknown role" in invalid_fields(r)["role"]
+    assert "'nurse', 'charge_nurse' or 'admin'" in invalid_fields(r)["role"]
     r = c.post("/api/users", json={"username": "eve", "role": "nurse", "password": "short"},
                headers=admin)
-    assert "too short" in invalid_fields(r)["password"]
+    assert "at least 8 characters" in invalid_fields(r)["password"]
+    r = c.post("/api/users", json={"username": "eve", "role": "nurse", "password": " " * 9},
+               headers=admin)
+    assert "password" in invalid_fields(r)
     with unit.client() as browser:
         assert sign_in(browser, "dee").headers["location"] == "/"
-    assert c.post("/api/users/admin.cy/disable", headers=admin).status_code == 422
+    r = c.post("/api/users/admin.cy/disable", headers=admin)
+    assert r.status_code == 403 and r.json() == {"detail": "you cannot disable your own account"}
+    assert "username" in invalid_fields(c.post("/api/users/no%20such/disable", headers=admin))
     assert c.post("/api/users/nobody/disable", headers=admin).status_code == 404
     assert c.post("/api/users/nurse.ada/disable", headers=admin).status_code == 200
     assert c.get("/api/beds", headers=nurse).status_code == 401
@@ -353,7 +358,7 @@ def test_change_your_own_password(unit: Unit) -> None:
         assert r.status_code == 403 and r.json()["detail"] == "the current password is wrong"
         r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
                                                    "new_password": "short"})
-        assert "too short" in invalid_fields(r)["new_password"]
+        assert "at least 8 characters" in invalid_fields(r)["new_password"]
         r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
                                                    "new_password": new})
         assert r.status_code == 200 and r.json()["status"] == "password changed"

@@ -40,6 +40,7 @@ async def test_api_docs_page_lists_the_operations_under_the_csp(page: Page,
         change = page.locator('details.op[data-method="post"][data-path="/api/me/password"]')
         await change.locator("summary").click()
         await expect(change.locator(".op-body")).to_contain_text("current_password: string")
+        await expect(change.locator('.responses [data-status="429"]')).to_be_visible()
         await expect(change.locator('.responses [data-status="422"]')).to_contain_text(
             "detail")
         beds = page.locator('details.op[data-method="get"][data-path="/api/beds/{bed_id}/'

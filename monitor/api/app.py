@@ -18,7 +18,9 @@ Routes, one router per resource (each module documents its own):
 - :mod:`monitor.api.reports`: unit, course and session reports (JSON and PDF), the research
   CSV exported and imported;
 - :mod:`monitor.api.live`: the ``/ws/live`` stream;
-- everything else under ``/``: the dashboard's static files (``web/``).
+- everything else under ``/``: the dashboard's static files (``web/``); a method a route
+  does not take is a 405 naming those it does (:mod:`monitor.api.openapi`, which also
+  documents the answers of the layers in front of the routes).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from monitor.api import (
     beds,
     errors,
     live,
+    openapi,
     pages,
     patients,
     records,
@@ -49,6 +52,7 @@ from monitor.api import (
 from monitor.api.auth import current_user
 from monitor.api.deps import ServiceDep
 from monitor.api.limits import BodyLimit
+from monitor.api.openapi import MethodNotAllowed
 from monitor.auth.accounts import Accounts
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import MonitorError
@@ -94,8 +98,10 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     # Inside the security headers (installed with the pages), so its refusals carry them.
     app.add_middleware(BodyLimit, paths={"/api/records/import": reports.MAX_IMPORT_BYTES})
     pages.install_pages(app, settings, WEB_DIR)
+    openapi.install(app)
     if WEB_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        static = StaticFiles(directory=WEB_DIR, html=True)
+        app.mount("/", MethodNotAllowed(static, app.router.routes), name="web")
     return app
 
 
