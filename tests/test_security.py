@@ -1,10 +1,13 @@
 """Security against a real uvicorn server, as an outsider meets it: forwarded headers are
 believed only from a proxy the operator names, sign-in guessing is throttled per name and
-address, request bodies are bounded in size and JSON nesting before anything parses them."""
+address, request bodies are bounded in size and JSON nesting before anything parses them,
+the server binds loopback unless told otherwise, and the logs carry no secret or patient
+data."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import select
 import socket
 import subprocess
@@ -15,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from monitor.cli.main import QUIET_LOGGERS, configure_logging
 from monitor.config import BedConfig, UnitConfig
 from tests.liveserver import TEST_PASSWORD, LiveServer, free_port
 
@@ -76,7 +80,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[int, int]]:
                              "--db", str(tmp_path / "served.db"), "--log-level", "warning"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # a loaded 2-core machine starts slowly
         while True:
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
@@ -84,7 +88,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[int, int]]:
             except httpx.HTTPError:
                 pass
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            assert time.monotonic() < deadline, "serve did not answer within 30 s"
+            assert time.monotonic() < deadline, "serve did not answer within 60 s"
             time.sleep(0.2)
         yield proc.pid, port
     finally:
@@ -98,6 +102,23 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The addresses something listens on at TCP ``port``, from /proc/net/tcp and tcp6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.partition(":")
+            if state == "0A" and int(hex_port, 16) == port:
+                packed = bytes.fromhex(address)
+                if len(packed) == 4:
+                    found.add(socket.inet_ntop(socket.AF_INET, packed[::-1]))
+                else:
+                    found.add(socket.inet_ntop(socket.AF_INET6, b"".join(
+                        packed[i:i + 4][::-1] for i in range(0, 16, 4))))
+    return found
 
 
 def post_streaming(port: int, path: str, total: int, declare_length: bool
@@ -153,5 +174,65 @@ def test_deep_and_huge_bodies_are_refused_before_parsing(tmp_path: Path) -> None
             assert b"1048576" in body
             assert sent < 20 * 2**20, f"the server read {sent} bytes before refusing"
         grown = rss_kib(pid) - before
+        assert listening_addresses(port) == {"127.0.0.1"}, "serve binds loopback by default"
         assert grown < 8 * 1024, f"the server grew by {grown} KiB"
         assert c.get("/healthz").status_code == 200
+
+
+# -- what the logs never carry -------------------------------------------------------------
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(f"{record.name}: {self.format(record)}")  # with any traceback
+
+
+SERVER_LOGGERS = ("", "uvicorn", "uvicorn.error", "uvicorn.access", *QUIET_LOGGERS)
+CLIENT_LOGGERS = ("httpx", "httpcore")
+"""The test's own HTTP client (which logs the URLs and headers it sends at DEBUG)."""
+
+
+def test_logs_carry_no_secret_or_patient_data(tmp_path: Path) -> None:
+    """Everything the server logs at ``--log-level debug`` (the most it ever logs)."""
+    collect = _Collect()
+    loggers = [logging.getLogger(n) for n in SERVER_LOGGERS + CLIENT_LOGGERS]
+    levels = [lg.level for lg in loggers]
+    configure_logging("debug")  # as `spu-monitor serve --log-level debug`
+    for lg in loggers[:4]:
+        lg.addHandler(collect)
+        lg.setLevel(logging.DEBUG)
+    for lg in loggers[-2:]:
+        lg.setLevel(logging.WARNING)
+    wrong = "Wr0ng-Passw0rd-typed"
+    family, given, identifier = "Zzyzxovna", "Secretina", "MRN-5550199"
+    try:
+        with live_server(tmp_path) as live, httpx.Client(base_url=live.url, timeout=10) as c:
+            token = live.tokens[live.user]
+            assert sign_in(c, live.user, wrong).status_code == 401
+            assert sign_in(c, live.user, TEST_PASSWORD).status_code == 200
+            cookie = c.cookies["spu_session"]
+            api = {"Authorization": f"Bearer {token}"}
+            r = c.post("/api/patients", headers=api, json={
+                "identifier": identifier, "family_name": family, "given_name": given})
+            assert r.status_code == 201, r.text
+            r = c.post("/api/beds/bed-1/admit", headers=api, json={"patient_id": r.json()["id"]})
+            assert r.status_code == 201, r.text
+            assert c.get("/api/beds", headers=api).status_code == 200
+            assert c.get("/api/patients", params={"q": family}, headers=api).status_code == 200
+            assert c.get("/api/beds", headers={"Authorization": "Bearer spu_" + "x" * 43}
+                         ).status_code == 401
+            assert c.post("/logout", headers={"Origin": live.url}).status_code in (204, 303)
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.removeHandler(collect)
+            lg.setLevel(level)
+    assert not any(line.startswith(CLIENT_LOGGERS) for line in collect.lines)
+    text = "\n".join(collect.lines)
+    assert "sign-in refused" in text and "signed in" in text, text  # it did log
+    for secret in (TEST_PASSWORD, wrong, token, token[4:], cookie, family, given, identifier,
+                   "x" * 43):
+        assert secret not in text, f"{secret!r} is in the log"

@@ -433,6 +433,21 @@ def cmd_report(args: argparse.Namespace) -> int:
     return records_cli.run_report(args)
 
 
+QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg")
+"""Kept at WARNING whatever ``--log-level`` says: migrations announce every plugin at INFO
+(noise), and the database drivers log each statement with its parameters at DEBUG
+(patients' names and identifiers, password hashes, token digests)."""
+
+
+def configure_logging(level: str) -> None:
+    """The command's logging: ``level`` for the project and uvicorn, never below WARNING
+    for :data:`QUIET_LOGGERS`."""
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
             "records": cmd_records, "report": cmd_report,
             "users": cmd_users, "replay": cmd_replay, "record": cmd_record}
@@ -442,13 +457,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``spu-monitor``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "info").upper() if hasattr(args, "log_level")
-        else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migrations announce every plugin at INFO: noise for an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(getattr(args, "log_level", "info"))
     try:
         return COMMANDS[args.command](args)
     except (MonitorError, ValueError) as exc:
