@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the running service and a bed that exists."""
+"""Dependencies shared by the routers: the running service, a bed that exists, a record id
+the database can hold."""
 
 from __future__ import annotations
 
@@ -27,3 +28,10 @@ def known_bed(service: ServiceDep, bed_id: Annotated[str, Path(max_length=64)]) 
 
 BedId = Annotated[str, Depends(known_bed)]
 """A bed id from the path that names a bed of the unit (else 404)."""
+
+
+MAX_RECORD_ID = 2**63 - 1
+"""The largest id a record can have (a 64-bit column): a larger one is a 422, not a 500."""
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID)]
+"""A record's id in the path (patient, course, session, charted entry)."""
