@@ -9,6 +9,7 @@ import { Sweep } from "./waveform.js";
 import { drawTrends } from "./trends.js";
 import { getJSON, act, toast, ApiError } from "./api.js";
 import { phaseText, showNibpCountdown } from "./tiles.js";
+import { stripButton } from "./strip.js";
 
 const TREND_METRICS = ["HR", "SPO2", "PR", "NIBP_SYS", "NIBP_DIA"];
 const REFRESH_MS = 10000;
@@ -345,7 +346,7 @@ export class Detail {
     const rows = this.alarmLog.slice(0, 200).map((e) =>
       el("tr", { "data-priority": e.priority || "", "data-event": e.event },
         el("td", { textContent: clockTime(e.time) }),
-        el("td", { textContent: EVENT_TEXT[e.event] || e.event.replace(/_/g, " ") }),
+        el("td", {}, EVENT_TEXT[e.event] || e.event.replace(/_/g, " "), stripButton(e)),
         el("td", { textContent: e.rule ? `${e.rule}${e.priority ? ` (${e.priority})` : ""}` : "" }),
         el("td", { textContent: e.message || e.reason || "" }),
         el("td", { textContent: e.value === null || e.value === undefined ? "" : num(e.value, Number.isInteger(e.value) ? 0 : 1) }),
