@@ -356,6 +356,7 @@ class StripView {
     this.since = this.onset === null ? null : this.onset - BEFORE_S;
     this.ack = hint.acknowledged ? { user: hint.acked_by, time: hint.acked_at } : null;
     this.ended = null;
+    this.factState = "loading";
     this.patient = undefined;
     this.segments = null;
     this.cache.clear();
@@ -367,18 +368,16 @@ class StripView {
     this.renderRows();
     this.title.focus({ preventScroll: true });
     const seq = this.seq;
-    if (this.bedId && this.onset !== null) this.loadFacts(seq);
     getJSON(`/api/alarms/${alarmPath(alarmId)}/strip`).then((r) => {
       if (seq !== this.seq) return;
       const a = r.alarm || {};
-      const factsStarted = this.bedId && this.onset !== null;
       Object.assign(this.alarm, Object.fromEntries(Object.entries(a).filter(([, v]) => v !== null && v !== undefined)));
       this.alarm.session_id = a.session_id ?? null;
       this.bedId = a.bed_id || this.bedId;
       this.onset = a.time;
       if (this.since === null || Math.abs(this.since - r.since) < 1e-6) this.since = r.since;
       this.remember(r.since, r.segments);
-      if (!factsStarted) this.loadFacts(seq);
+      this.loadFacts(seq);
       this.loadPatient(seq);
       this.show();
     }).catch((err) => {
@@ -436,30 +435,36 @@ class StripView {
     return entry.promise;
   }
 
-  /** Who acknowledged it, when it ended, its limit and baseline: the bed's log since the
-   * onset. */
+  /** Who acknowledged it, when it ended, its limit and baseline, from the alarm log: the
+   * session's (a few hundred records at most), else the bed's since the onset. */
   async loadFacts(seq) {
-    const bedId = this.bedId;
-    const onset = this.onset;
+    const sid = this.alarm.session_id;
+    const url = sid !== null && sid !== undefined
+      ? `/api/sessions/${encodeURIComponent(sid)}/alarms?limit=10000`
+      : `/api/alarms/log?bed_id=${encodeURIComponent(this.bedId)}&since=${this.onset - 0.001}&limit=2000`;
+    let facts = "unknown";
     try {
-      const log = await getJSON(`/api/alarms/log?bed_id=${encodeURIComponent(bedId)}` +
-        `&since=${onset - 0.001}&limit=500`);
+      const log = await getJSON(url);
       if (seq !== this.seq) return;
       const mine = log.filter((e) => e.alarm_id === this.alarmId).sort((x, y) => x.time - y.time);
       const first = mine.find((e) => e.event === "onset");
       if (first) {
+        facts = "loaded";
         for (const k of ["threshold", "baseline", "worst_value", "delay"]) {
           if (first[k] !== null && first[k] !== undefined) this.alarm[k] = first[k];
         }
+        const ack = mine.find((e) => e.event === "acknowledged");
+        if (ack) this.ack = { user: ack.user, time: ack.time };
+        const end = mine.find((e) => e.event === "end");
+        if (end) this.ended = end.time;
+      } else {
+        facts = "missing"; // the bed's log since then is longer than one answer
       }
-      const ack = mine.find((e) => e.event === "acknowledged");
-      if (ack) this.ack = { user: ack.user, time: ack.time };
-      const end = mine.find((e) => e.event === "end");
-      if (end) this.ended = end.time;
-      this.renderHead();
     } catch {
-      /* the strip itself says enough */
+      if (seq !== this.seq) return;
     }
+    this.factState = facts;
+    this.renderHead();
   }
 
   /** The patient of the alarm's session: the bed's current one, else the past session. */
@@ -569,9 +574,10 @@ class StripView {
     if (value && valid(a.baseline)) value += ` \u00b7 baseline ${valueText(a.baseline, unit)}`;
     const active = bed && bed.alarms.find((x) => x.alarm_id === this.alarmId);
     if (active && active.acknowledged && !this.ack) this.ack = { user: active.acked_by, time: active.acked_at };
+    const fromLog = { loading: "\u2026", missing: "not found in the alarm log", unknown: "unknown" };
     const ack = this.ack
       ? `${this.ack.user || "?"}${valid(this.ack.time) ? ` at ${clockTime(this.ack.time)}${onset !== null ? ` (${rel(this.ack.time)})` : ""}` : ""}`
-      : active ? "not acknowledged (active)" : "not acknowledged";
+      : fromLog[this.factState] || (active ? "not acknowledged (active)" : "not acknowledged");
     const since = this.since;
     this.facts.replaceChildren(
       ...fact("bed", "Bed", bedText),
@@ -582,7 +588,7 @@ class StripView {
       ...fact("onset", "Onset", onset === null ? "\u2026" : `${dateTime(onset, true)}` +
         `${valid(a.delay) && a.delay > 0 ? ` (after a ${num(a.delay, Number.isInteger(a.delay) ? 0 : 1)} s delay)` : ""}`),
       ...fact("ended", "Ended", this.ended !== null ? `${clockTime(this.ended)} (${rel(this.ended)})`
-        : active ? "still active" : "\u2014"),
+        : active ? "still active" : fromLog[this.factState] || "\u2014"),
       ...fact("acknowledged", "Acknowledged", ack),
       ...fact("window", "Shown", since === null ? "\u2026"
         : `${clockTime(since)} \u2013 ${clockTime(since + WINDOW_S)} (${rel(since)} to ${rel(since + WINDOW_S)})`),
