@@ -177,6 +177,9 @@ async def test_alarm_strip_from_the_log_at_25_mm_per_s_printable_and_scrollable(
     await expect(row).to_have_count(1, timeout=10_000)
     button = row.locator('[data-action="strip"]')
     await expect(button).to_have_text("Strip")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.locator(".log-wrap:has(.alarm-log)").screenshot(
+        path=str(ARTIFACTS / "dashboard-strip-log.png"))
     await button.click()
 
     strip = page.locator("#strip")
@@ -237,7 +240,6 @@ async def test_alarm_strip_from_the_log_at_25_mm_per_s_printable_and_scrollable(
     box = await strip.bounding_box()
     assert box is not None and box["x"] + box["width"] <= 1600 - 340 + 1, box
     assert await strip.evaluate("s => s.scrollHeight <= s.clientHeight + 1")
-    ARTIFACTS.mkdir(exist_ok=True)
     await strip.evaluate("s => s.scrollTo(0, 0)")
     await page.screenshot(path=str(ARTIFACTS / "dashboard-strip-screen.png"))
 
