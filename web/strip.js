@@ -228,7 +228,7 @@ export function renderRow(o) {
     if (!points) {
       const text = o.loading ? "loading\u2026"
         : t0 + ROW_S > o.pendingAfter ? "still being stored\u2026"
-          : `no ${c.metric === "ECG" ? "ECG" : "pleth"} recorded`;
+          : `no ${c.metric === "ECG" ? "ECG" : "pleth"} stored`;
       root.append(label(ROW_MM / 2, c.top + c.height / 2 + 1, text, { class: "no-data",
         "data-metric": c.metric, "text-anchor": "middle", fill: PAPER.faint, "font-style": "italic", "font-size": 3 }));
     }
