@@ -1,6 +1,7 @@
 // The alarm log as a table (bed detail and past session): every record with who acted.
 
 import { el, num, clockTime } from "./format.js";
+import { stripButton } from "./strip.js";
 
 const EVENT_TEXT = {
   onset: "onset", end: "end", acknowledged: "acknowledged", reannounce: "re-announced",
@@ -20,7 +21,8 @@ export function alarmLogRows(log, { time = clockTime, limit = 200 } = {}) {
   const rows = log.slice(0, limit).map((e) =>
     el("tr", { "data-priority": e.priority || "", "data-event": e.event },
       el("td", { textContent: time(e.time) }),
-      el("td", { textContent: EVENT_TEXT[e.event] || String(e.event).replace(/_/g, " ") }),
+      // An onset row offers the alarm's strip (ECG and pleth around it).
+      el("td", {}, EVENT_TEXT[e.event] || String(e.event).replace(/_/g, " "), stripButton(e)),
       el("td", { textContent: e.rule ? `${e.rule}${e.priority ? ` (${e.priority})` : ""}` : "" }),
       el("td", { textContent: e.message || e.reason || "" }),
       el("td", { textContent: e.value === null || e.value === undefined ? "" : num(e.value, Number.isInteger(e.value) ? 0 : 1) }),
