@@ -28,7 +28,7 @@ from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import Patient, Scenario, physiology, ramp
 from tests.conftest import ARTIFACTS, MS
 from tests.liveserver import LiveServer
-from tests.test_dashboard_ui import STRICT_CSP, add_policy, report_csp_violations
+from tests.test_dashboard_ui import report_csp_violations
 
 pytestmark = pytest.mark.browser
 
@@ -72,7 +72,6 @@ async def ward(tmp_path: Path, page: Page) -> AsyncIterator[Ward]:
         id="bed-1", label="Bed 1", devices=[DeviceConfig(
             id="bed-1-ge", protocol="ge_s5", port=port.path, options={"interval": 5})])])
     live = LiveServer(unit, db=str(tmp_path / "strip.db"), reconnect_max_s=0.5)
-    add_policy(live.app, STRICT_CSP)
     await asyncio.to_thread(live.start)
     try:
         yield Ward(live, port)

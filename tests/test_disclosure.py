@@ -73,6 +73,22 @@ async def test_blocks_read_back_sample_for_sample_with_gaps(store: Store) -> Non
     assert used["metrics"]["ECG"]["samples"] == 7000 and used["bytes"] > 0
 
 
+async def test_a_window_includes_the_seconds_not_written_yet(store: Store) -> None:
+    writer = DisclosureWriter(Bus(), store)
+    values = [float(i % 50) for i in range(4500)]  # 15 s at 300 Hz: one block and a half
+    for w in chunks("ECG", 300.0, values, T0, 30):
+        writer.feed(w)
+    await writer.flush()  # the full block is written; 5 s are still open in memory
+    stored = await disclosure.window(store, "bed-1", T0, T0 + 15)
+    assert [len(s["samples"]) for s in stored] == [3000]
+    merged = disclosure.merge_segments(stored + writer.recent("bed-1", T0, T0 + 15))
+    assert len(merged) == 1 and merged[0]["samples"] == values
+    writer._open[("dev", "ECG")].grown_at -= 10  # the monitor went silent
+    writer.close_idle()
+    await writer.flush()
+    assert (await disclosure.window(store, "bed-1", T0, T0 + 15))[0]["samples"] == values
+
+
 async def test_retention_deletes_old_blocks(store: Store) -> None:
     await _write(store, chunks("PLETH", 100.0, [1.0] * 2000, T0, 100))
     assert await disclosure.delete_before(store, T0 + 5) == 0

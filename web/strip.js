@@ -35,9 +35,9 @@ const PLETH_MM = 15;
 const GRID_MM = ECG_MM + PLETH_MM;
 const AXIS_MM = 7;
 const LABEL_MM = 4; // the channel's label, above an auto-scaled trace
-/** Stored waveforms lag the live ones: 10-s blocks, written every 3 s. A window ending
- * later than this before now may still fill in, and is fetched again. */
-const SETTLE_S = 16;
+/** The server answers with the seconds it has not written yet too, so a window is whole a
+ * few seconds after it ends (the live flow's own delay); until then it is fetched again. */
+const SETTLE_S = 4;
 const REFRESH_MS = 4000;
 
 const PAPER = { minor: "#f0bcbc", major: "#d97a7a", ecg: "#111111", pleth: "#0d47a1",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from monitor.api.deps import BedId, ServiceDep
 from monitor.api.errors import invalid
 from monitor.records import sessions
+from monitor.service import Service
 from monitor.storage import disclosure
 
 router = APIRouter(tags=["disclosure"])
@@ -34,8 +35,29 @@ async def bed_waveforms(
         raise invalid(("query", "until"), "until must be after since", until)
     if until - since > MAX_WINDOW_S:
         raise invalid(("query", "until"), f"at most {MAX_WINDOW_S:g} s at a time", until)
-    segments = await disclosure.window(service.store, bed_id, since, until, metric)
+    segments = await _window(service, bed_id, since, until, metric)
     return {"bed_id": bed_id, "since": since, "until": until, "segments": segments}
+
+
+async def _window(service: Service, bed_id: str, since: float, until: float,
+                  metrics: list[str] | None = None) -> list[dict[str, Any]]:
+    """Stored segments, and after them the seconds the writer holds in memory still (the
+    last seconds of an alarm a nurse opens at once)."""
+    segments = await disclosure.window(service.store, bed_id, since, until, metrics)
+    if service.disclosure is None:
+        return segments
+    stored_until: dict[tuple[str, str], float] = {}
+    for s in segments:
+        key = (s["device_id"], s["metric"])
+        stored_until[key] = max(stored_until.get(key, since),
+                                s["time"] + len(s["samples"]) / s["sample_rate"])
+    for s in service.disclosure.recent(bed_id, since, until):
+        if metrics and s["metric"] not in metrics:
+            continue
+        key = (s["device_id"], s["metric"])
+        if s["time"] >= stored_until.get(key, since) - 0.5 / s["sample_rate"]:
+            segments.append(s)
+    return disclosure.merge_segments(segments)
 
 
 @router.get("/api/alarms/{alarm_id:path}/strip",
@@ -47,7 +69,7 @@ async def alarm_strip(alarm_id: str, service: ServiceDep) -> dict[str, Any]:
     if onset is None:
         raise HTTPException(404, f"no alarm {alarm_id!r} in the alarm log")
     since, until = onset["time"] - STRIP_BEFORE_S, onset["time"] + STRIP_AFTER_S
-    segments = await disclosure.window(service.store, onset["bed_id"], since, until)
+    segments = await _window(service, onset["bed_id"], since, until)
     return {"alarm_id": alarm_id, "alarm": onset, "since": since, "until": until,
             "segments": segments}
 

@@ -19,6 +19,8 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from time import monotonic
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -33,6 +35,8 @@ from monitor.storage.waveform_codec import block_length, encode_block
 _LOGGER = logging.getLogger(__name__)
 
 FLUSH_S = 3.0
+IDLE_S = 2.0
+"""A block that has not grown for this long is closed (its device went silent)."""
 JITTER_S = 0.2
 """How far a chunk's time may stray from the block's sample clock and still continue it."""
 RETENTION_CHECK_S = 3600.0
@@ -50,6 +54,7 @@ class _Open:
     time: float
     session_id: int | None
     samples: list[float | None] = field(default_factory=list)
+    grown_at: float = field(default_factory=monotonic)
 
     @property
     def next_time(self) -> float:
@@ -105,6 +110,7 @@ class DisclosureWriter:
                             event.unit, event.time, self._sessions.get(event.bed_id))
             self._open[key] = current
         current.samples.extend(event.samples)
+        current.grown_at = time.monotonic()
         full = block_length(current.sample_rate)
         while len(current.samples) >= full:
             rest = current.samples[full:]
@@ -133,6 +139,30 @@ class DisclosureWriter:
         for key in list(self._open):
             self._close(key)
 
+    def close_idle(self, idle_s: float = IDLE_S) -> None:
+        """Close the blocks of devices that stopped sending (a lost monitor's last seconds
+        are stored, not held until it comes back)."""
+        now = time.monotonic()
+        for key, block in list(self._open.items()):
+            if now - block.grown_at >= idle_s:
+                self._close(key)
+
+    def recent(self, bed_id: str, since: float, until: float) -> list[dict[str, Any]]:
+        """The bed's samples not written yet (open and closed blocks in memory) between
+        ``since`` and ``until``, as :func:`monitor.storage.disclosure.window` segments."""
+        pending = [c.block for c in self._closed] + list(self._open.values())
+        out = []
+        for b in sorted((b for b in pending if b.bed_id == bed_id),
+                        key=lambda b: (b.device_id, b.metric, b.time)):
+            first = max(0, int((since - b.time) * b.sample_rate + 0.5 - 1e-9))
+            last = min(len(b.samples), int((until - b.time) * b.sample_rate + 0.5 + 1e-9))
+            if first < last:
+                out.append({"device_id": b.device_id, "metric": b.metric,
+                            "time": b.time + first / b.sample_rate,
+                            "sample_rate": b.sample_rate, "unit": b.unit,
+                            "samples": list(b.samples[first:last])})
+        return out
+
     async def run(self) -> None:
         """Cut and write until cancelled; write what is open on the way out."""
         sub = self.subscription
@@ -144,6 +174,7 @@ class DisclosureWriter:
                 for event in sub.drain():
                     self.feed(event)
                 if loop.time() >= next_flush:
+                    self.close_idle()
                     await self.flush()
                     await self._retention()
                     next_flush = loop.time() + FLUSH_S

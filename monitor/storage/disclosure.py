@@ -64,23 +64,32 @@ async def window(store: Store, bed_id: str, since: float, until: float,
         q = q.where(WaveformBlockRow.metric.in_(list(metrics)))
     async with store.session() as session:
         rows = (await session.execute(q)).all()
-    segments: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
     for device_id, metric, start, rate, unit, count, payload in rows:
         samples = decode_block(payload)
         first = max(0, int((since - start) * rate + 0.5 - 1e-9))
         last = min(count, int((until - start) * rate + 0.5 + 1e-9))
-        if first >= last:
-            continue
-        t0 = start + first / rate
-        part = list(samples[first:last])
+        if first < last:
+            parts.append({"device_id": device_id, "metric": metric,
+                          "time": start + first / rate, "sample_rate": rate, "unit": unit,
+                          "samples": list(samples[first:last])})
+    return merge_segments(parts)
+
+
+def merge_segments(parts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Segments sorted by device, metric and time, each joined to the one before when it
+    starts where that one ends (within half a sample) at the same rate."""
+    segments: list[dict[str, Any]] = []
+    for part in sorted(parts, key=lambda s: (s["device_id"], s["metric"], s["time"])):
         prev = segments[-1] if segments else None
+        rate = part["sample_rate"]
         if (prev is not None and (prev["device_id"], prev["metric"], prev["sample_rate"])
-                == (device_id, metric, rate)
-                and abs(prev["time"] + len(prev["samples"]) / rate - t0) < 0.5 / rate):
-            prev["samples"].extend(part)
+                == (part["device_id"], part["metric"], rate)
+                and abs(prev["time"] + len(prev["samples"]) / rate - part["time"])
+                < 0.5 / rate):
+            prev["samples"].extend(part["samples"])
         else:
-            segments.append({"device_id": device_id, "metric": metric, "time": t0,
-                             "sample_rate": rate, "unit": unit, "samples": part})
+            segments.append({**part, "samples": list(part["samples"])})
     return segments
 
 
