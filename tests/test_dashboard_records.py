@@ -129,7 +129,7 @@ async def test_a_course_run_from_the_screen(
     page: Page, tmp_path: Path, console_errors, nibp_often: str
 ) -> None:
     beds = [Bed(scenario=nibp_often, hr=72), Bed(scenario=nibp_often, hr=66)]
-    async with running_unit(tmp_path, beds, page, users=USERS, csp=ui.STRICT_CSP) as u:
+    async with running_unit(tmp_path, beds, page, users=USERS) as u:
         violations = await ui.report_csp_violations(page)  # the pages' policy (no inline)
         await page.set_viewport_size({"width": 1366, "height": 768})
         await open_dashboard(page, u)
@@ -446,7 +446,7 @@ async def test_unit_report_of_an_imported_cohort(
     bad_row = lines[5].split(",")
     bad_row[header.index("worst_pain")] = "11"
     bad = "\n".join([*lines[:5], ",".join(bad_row), *lines[6:]]) + "\n"
-    async with running_unit(tmp_path, [Bed()], page, users=USERS, csp=ui.STRICT_CSP) as u:
+    async with running_unit(tmp_path, [Bed()], page, users=USERS) as u:
         violations = await ui.report_csp_violations(page)
         await page.set_viewport_size({"width": 1366, "height": 768})
         # A nurse sees the report, not the research CSV.

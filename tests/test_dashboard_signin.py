@@ -124,7 +124,7 @@ async def test_deep_link_is_kept_through_sign_in(
         await expect(page.locator("#detail")).to_be_visible()
         await expect(page.locator("#beds")).to_be_hidden()
         await expect(page.locator(".detail .d-label")).to_have_text("Bed 2")
-        await expect(page.locator("form.admit-form")).to_be_visible(timeout=5000)
+        await expect(page.locator(".admit-form")).to_be_visible(timeout=5000)
     assert not console_errors
 
 
