@@ -122,6 +122,9 @@ class Cluster:
         self._started = time.time()
         self._seq = 0
         self._whole_wanted = True
+        self._last_sent = float("-inf")
+        self._next_whole = 0.0
+        self._dropped = 0
         self._inbox: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=20_000)
         self._loaded = False
         self._warned: set[str] = set()
@@ -137,37 +140,51 @@ class Cluster:
         return [BedDelta("bed", b.id, {"bed": b.to_dict()}).text for b in self.board.beds()]
 
     async def _send_loop(self) -> None:
+        await self._register()
+        try:
+            while True:
+                await self._send_once()
+        except asyncio.CancelledError:
+            # Stopped (SIGTERM): the others raise SERVER_LOST now, not in LOST_AFTER_S.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await self._send_bye()
+            raise
+
+    async def _send_once(self) -> None:
+        """Wait for deltas (at most :data:`BATCH_S`), then send them, a whole picture when
+        one is due, or a heartbeat when nothing went for :data:`BEAT_S`."""
         loop = asyncio.get_running_loop()
         sub = self.subscription
-        await self._register()
-        last_sent = float("-inf")
-        next_whole = loop.time()
-        dropped = sub.dropped
-        while True:
-            await sub.wait(BATCH_S)
-            pause = last_sent + BATCH_S - loop.time()
-            if pause > 0:
-                await asyncio.sleep(pause)
-            texts = [d.text for d in sub.drain() if d.bed_id in self._local]
-            now = loop.time()
-            whole = self._whole_wanted or now >= next_whole or sub.dropped != dropped
-            if whole:
-                self._whole_wanted = False
-                dropped = sub.dropped
-                next_whole = now + WHOLE_S
-                texts += self._whole_texts()
-            if not texts and now < last_sent + BEAT_S:
-                continue
-            beds = self.board.bed_ids if whole or not texts else None
-            try:
-                await self._send_batch(texts, beds)
-            except (SQLAlchemyError, OSError) as exc:
-                self.stats["send_failures"] += 1
-                self._whole_wanted = True  # what was not sent is in the next whole picture
-                self._warn("send", "cannot notify the other servers (%s): retrying", exc)
-                await asyncio.sleep(1.0)
-                continue
-            last_sent = loop.time()
+        await sub.wait(BATCH_S)
+        pause = self._last_sent + BATCH_S - loop.time()
+        if pause > 0:
+            await asyncio.sleep(pause)
+        texts = [d.text for d in sub.drain() if d.bed_id in self._local]
+        now = loop.time()
+        whole = self._whole_wanted or now >= self._next_whole or sub.dropped != self._dropped
+        if whole:
+            self._whole_wanted = False
+            self._dropped = sub.dropped
+            self._next_whole = now + WHOLE_S
+            texts += self._whole_texts()
+        if not texts and now < self._last_sent + BEAT_S:
+            return
+        try:
+            await self._send_batch(texts, self.board.bed_ids if whole or not texts else None)
+        except (SQLAlchemyError, OSError) as exc:
+            self.stats["send_failures"] += 1
+            self._whole_wanted = True  # what was not sent is in the next whole picture
+            self._warn("send", "cannot notify the other servers (%s): retrying", exc)
+            await asyncio.sleep(1.0)
+            return
+        self._recovered("send")
+        self._last_sent = loop.time()
+
+    async def _send_bye(self) -> None:
+        self._seq += 1
+        head = {**wire.header(self.name, self.instance), "bye": True}
+        await self._notify(wire.LIVE_CHANNEL, [wire.envelope(head, self._seq, time.time(), [])])
 
     async def _send_batch(self, texts: list[str], beds: list[str] | None) -> None:
         head = wire.header(self.name, self.instance, beds)
@@ -343,6 +360,8 @@ class Cluster:
             await self._ask_whole(sender)
         self.bus.publish(RemoteUpdate(sender, tuple(received),
                                       tuple(beds) if isinstance(beds, list) else None))
+        if envelope.get("bye"):
+            self._lose(peer, f"Server {sender} was stopped")
 
     def _heard(self, peer: _Peer) -> None:
         peer.heard = asyncio.get_running_loop().time()
@@ -353,16 +372,18 @@ class Cluster:
 
     def _check_lost(self) -> None:
         now = asyncio.get_running_loop().time()
+        why = "" if self.listening else " (this server's database link is down)"
         for peer in self.peers.values():
             if not peer.lost and now - peer.heard >= LOST_AFTER_S:
-                peer.lost = True
-                why = "" if self.listening else " (this server's database link is down)"
-                _LOGGER.warning("server %s not heard for %.0f s%s", peer.name, LOST_AFTER_S,
-                                why)
-                self.bus.publish(ServerHeard(
-                    peer.name, True, time.time(),
-                    f"Server {peer.name} not heard for {LOST_AFTER_S:.0f} s{why}: "
-                    "this bed is not monitored here"))
+                self._lose(peer, f"Server {peer.name} not heard for {LOST_AFTER_S:.0f} s{why}")
+
+    def _lose(self, peer: _Peer, why: str) -> None:
+        if peer.lost:
+            return
+        peer.lost = True
+        _LOGGER.warning("%s", why)
+        self.bus.publish(ServerHeard(peer.name, True, time.time(),
+                                     f"{why}: this bed is not monitored here"))
 
     async def _ask_whole(self, server: str) -> None:
         now = asyncio.get_running_loop().time()

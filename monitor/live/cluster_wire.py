@@ -9,8 +9,8 @@ Two channels:
   how a snapshot travels). ``n`` counts the sender's notifications (a gap means some were
   missed); ``beds`` (the sender's beds, in order) comes with heartbeats and snapshots;
   ``table: true`` says "read my snapshot from the ``servers`` table" (a message too big
-  even compressed). A message too big for one notification travels compressed, as
-  ``{"z": base64(zlib(json))}`` in ``d``.
+  even compressed); ``bye: true`` is the last one of a server that stops. A message too
+  big for one notification travels compressed, as ``{"z": base64(zlib(json))}`` in ``d``.
 - :data:`CONTROL_CHANNEL`: ``{"v": 1, "t": kind, "from": server, "to": server or "*",
   ...}`` with ``t`` one of ``req`` (a forwarded action: ``id``, ``op``, ``args``), ``rep``
   (its answer: ``id``, ``status``, ``body`` or ``error`` and ``detail``), ``resync``
