@@ -261,7 +261,8 @@ class Cluster:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(dsn, timeout=10)
+                conn = await asyncpg.connect(dsn, timeout=10, server_settings={
+                    "application_name": f"spu-monitor {self.name} listen"[:63]})
                 for channel in (wire.LIVE_CHANNEL, wire.CONTROL_CHANNEL):
                     await conn.add_listener(channel, self._on_notify)
                 self.listening = True

@@ -54,17 +54,19 @@ def _compressed(text: str) -> str:
     return json.dumps({"z": packed})
 
 
-def pack(head: Mapping[str, Any], texts: Sequence[str], limit: int = PAYLOAD_LIMIT
+def pack(head: Mapping[str, Any], texts: Sequence[str], limit: int | None = None
          ) -> tuple[list[list[str]], list[str]]:
     """Split message texts (JSON objects) into groups that each fit one envelope.
 
     A text too big alone is compressed; one too big even so is returned apart (its sender
-    points the others to its snapshot in the table instead).
+    points the others to its snapshot in the table instead). ``limit`` defaults to
+    :data:`PAYLOAD_LIMIT`.
 
     Returns:
         the groups (at least one, maybe empty: a heartbeat) and the texts too big to send.
     """
-    room = limit - len(json.dumps(dict(head))) - len(',"d":[]') - _HEADER_ROOM
+    room = (PAYLOAD_LIMIT if limit is None else limit) - len(json.dumps(dict(head))) \
+        - len(',"d":[]') - _HEADER_ROOM
     groups: list[list[str]] = [[]]
     size = 0
     too_big: list[str] = []
