@@ -183,3 +183,19 @@ async def test_forwarding_to_a_server_that_does_not_answer_is_not_confirmed(pair
     with pytest.raises(ServerUnavailable, match="not heard now"):
         await a.cluster.forward("C", "acknowledge", {})
     del a.cluster.peers["C"]
+
+
+async def test_servers_starting_together_on_a_new_database_migrate_once(postgres_url: str
+                                                                        ) -> None:
+    import asyncpg
+
+    server = postgres_url.rsplit("/", 1)[0]
+    admin = await asyncpg.connect(server + "/postgres")
+    try:
+        await admin.execute("CREATE DATABASE together")
+    finally:
+        await admin.close()
+    stores = await asyncio.gather(*(Store.open(database_url(server + "/together"))
+                                    for _ in range(3)))
+    for store in stores:
+        await store.close()
