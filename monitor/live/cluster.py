@@ -255,13 +255,16 @@ class Cluster:
     async def _listen_loop(self) -> None:
         import asyncpg
 
-        dsn = self.store.engine.url.set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        url = self.store.engine.url
+        # The store's URL as asyncpg's own: its ``ssl`` (or ``sslmode``) is an argument.
+        ssl = url.query.get("ssl") or url.query.get("sslmode")
+        options: dict[str, Any] = {"ssl": ssl} if isinstance(ssl, str) else {}
+        dsn = url.set(drivername="postgresql", query={}).render_as_string(hide_password=False)
         backoff = 1.0
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(dsn, timeout=10, server_settings={
+                conn = await asyncpg.connect(dsn, timeout=10, **options, server_settings={
                     "application_name": f"spu-monitor {self.name} listen"[:63]})
                 for channel in (wire.LIVE_CHANNEL, wire.CONTROL_CHANNEL):
                     await conn.add_listener(channel, self._on_notify)
