@@ -21,7 +21,7 @@ from types import TracebackType
 from typing import ClassVar
 
 from drivers.conformance import BlindSpot, Conformance
-from monitor.domain.errors import DeviceDisconnected
+from monitor.domain.errors import DeviceDisconnected, DriverError
 from monitor.domain.models import DeviceEvent
 
 _LOGGER = logging.getLogger(__name__)
@@ -61,6 +61,10 @@ class HostCodec(ABC):
 
     conformance: ClassVar[Conformance] = Conformance()
     """Option variants and limits the conformance suite must know (:mod:`drivers.conformance`)."""
+
+    can_start_nibp: ClassVar[bool] = False
+    """Whether the protocol lets the host start an NIBP measurement (:meth:`request_nibp`).
+    None of the supported protocols does; see docs/devices/README.md."""
 
     def __init__(self, device_id: str = "device") -> None:
         self.device_id = device_id
@@ -106,6 +110,16 @@ class HostCodec(ABC):
         """Return and clear the bytes the host must send to the device."""
         out, self._outgoing = self._outgoing, []
         return out
+
+    def request_nibp(self) -> None:
+        """Queue the command that starts an NIBP measurement (only if :attr:`can_start_nibp`).
+
+        Raises:
+            DriverError: the protocol has no such command (every protocol here).
+        """
+        raise DriverError(
+            f"{self.name or type(self).__name__}: the protocol has no command to start an "
+            "NIBP measurement")
 
     # -- for subclasses -------------------------------------------------------------------
 
@@ -221,6 +235,16 @@ class Device:
             if _is_serial_error(exc):
                 raise DeviceDisconnected(f"write to {self.url} failed: {exc}") from exc
             raise
+
+    async def request_nibp(self) -> None:
+        """Ask the monitor to start an NIBP measurement now.
+
+        Raises:
+            DriverError: the protocol cannot (see :attr:`HostCodec.can_start_nibp`).
+            DeviceDisconnected: the command could not be written.
+        """
+        self.codec.request_nibp()
+        await self._flush()
 
     async def read_events(self, max_bytes: int = 4096) -> list[DeviceEvent]:
         """Read once from the port and return the events decoded (maybe none).

@@ -1,4 +1,8 @@
-"""Simulated GE Datex-Ohmeda S/5 monitor: answers data requests with PHDB and wave records."""
+"""Simulated GE Datex-Ohmeda S/5 monitor: answers data requests with PHDB and wave records.
+
+A bed with a capnograph (``Vitals.etco2``) also fills the CO2 group of the displayed
+values, at the sea-level ambient pressure :data:`AMBIENT_MMHG`.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +30,8 @@ WAVE_CHUNKS_PER_S = 10
 """Wave records per second: 30 ECG and 10 pleth samples each (800 B/s at 19200 bit/s)."""
 _MAX_BACKLOG_S = 2.0
 """A real monitor does not catch up on data it could not send; neither do we."""
+AMBIENT_MMHG = 760.0
+"""The ambient pressure the simulated gas module reports (sea level)."""
 
 
 class GeS5DeviceCodec(DeviceCodec):
@@ -154,7 +160,25 @@ class GeS5DeviceCodec(DeviceCodec):
             frames.to_raw(None if off else vitals.pr),
             frames.to_raw(None if off else vitals.pi, 0.01),
         ))
+        if vitals.etco2 is not None or vitals.capno_off:
+            groups[frames.OFF_CO2] = self._co2_group(vitals)
         return Phdb.build_basic(when, groups, dri_level=self.dri_level)
+
+    @staticmethod
+    def _co2_group(vitals: Vitals) -> Group:
+        """A measuring gas module: a blocked line sets the occlusion bit, values invalid."""
+        status = frames.STATUS_EXISTS | frames.STATUS_ACTIVE
+        line_off = vitals.capno_off
+        if line_off:
+            status |= frames.CO2_OCCLUSION
+        if vitals.apnea:
+            status |= frames.CO2_APNEA
+        return Group(status, frames.CO2_RR_SOURCE_CO2, (
+            frames.co2_raw(None if line_off else vitals.etco2, AMBIENT_MMHG),
+            frames.co2_raw(None if line_off else vitals.fico2, AMBIENT_MMHG),
+            frames.to_raw(None if line_off else vitals.rr),
+            frames.to_raw(AMBIENT_MMHG, frames.AMB_MMHG_PER_UNIT),
+        ))
 
     def _send_waves(self, now: float, vitals: Vitals) -> None:
         chunk_s = 1.0 / WAVE_CHUNKS_PER_S

@@ -14,6 +14,10 @@ from simulators.scenarios import Vitals
 _PCT = ("262688", "MDC_DIM_PERCENT")
 _BPM = ("264864", "MDC_DIM_BEAT_PER_MIN")
 _MMHG = ("266016", "MDC_DIM_MMHG")
+_RPM = ("264928", "MDC_DIM_RESP_PER_MIN")
+# Capnography as IEEE 11073 / IHE PCD senders code it (docs/devices/hl7.md).
+_CAPNO_CODES = (("151708", "MDC_CONC_AWAY_CO2_ET", _MMHG), ("151716", "MDC_CONC_AWAY_CO2_INSP",
+                _MMHG), ("151594", "MDC_CO2_RESP_RATE", _RPM))
 _NIBP_CODES = {
     "noninv": (("150021", "MDC_PRESS_BLD_NONINV_SYS"), ("150022", "MDC_PRESS_BLD_NONINV_DIA"),
                ("150023", "MDC_PRESS_BLD_NONINV_MEAN")),
@@ -28,7 +32,9 @@ class Hl7DeviceCodec(DeviceCodec):
     """A monitor that sends an ORU^R01 every ``period`` seconds of device time.
 
     Each message carries ECG HR, SpO2 and pulse rate with OBX-14 times; NIBP OBX are
-    added only when a new cuff measurement exists, stamped with its measurement time.
+    added only when a new cuff measurement exists, stamped with its measurement time. A
+    bed with a capnograph (``vitals.etco2``) adds EtCO2, FiCO2 and the airway rate, and a
+    blocked sampling line sends them as ``-100`` with a CO2 line technical alert.
     ACKs from the host are parsed into ``(code, control id)`` pairs in
     :meth:`events_received`.
 
@@ -109,8 +115,19 @@ class Hl7DeviceCodec(DeviceCodec):
             ("149530", "MDC_PULS_OXIM_PULS_RATE", "1.3.1.149530", None if off else vitals.pr,
              _BPM),
         ]
+        capno = vitals.etco2 is not None or vitals.capno_off
+        if capno:
+            line_off = vitals.capno_off
+            for (code, ref, unit), value in zip(_CAPNO_CODES, (
+                    vitals.etco2, vitals.fico2, vitals.rr), strict=True):
+                values.append((code, ref, f"1.5.1.{code}", None if line_off else value, unit))
         obx = [_obx(code, ref, sub, value, unit, ts, "") for code, ref, sub, value, unit
                in values]
+        if capno and vitals.capno_off:
+            # ASSUMPTION, as for the probe alert below: named, numeric code left empty.
+            obx.append(Segment("OBX", ("", "ST", "^MDC_EVT_CO2_SAMPLE_LINE_OCCL^MDC",
+                                       "1.5.1.0", "CO2 sampling line blocked", "", "", "",
+                                       "", "", "F", "", "", ts)))
         if off:
             # ASSUMPTION: technical alert named after the MDC event partition; the numeric
             # code is left empty because it could not be checked against the standard.

@@ -29,7 +29,11 @@ class Vitals:
         nibp_time: seconds since start when that measurement was taken.
         flags: sensor and signal flags (:class:`~monitor.domain.models.Flag` values).
         connected: False while the device is unplugged (the simulator writes nothing).
-        rr: respiratory rate, /min.
+        rr: respiratory rate, /min (what a capnograph counts, when the bed has one).
+        etco2: end-tidal CO2 a capnograph shows, mmHg; ``None``: no capnograph on this bed.
+        fico2: inspired (minimum) CO2, mmHg, with ``etco2``.
+        capno_off: the capnograph's sampling line is blocked or off (no valid values).
+        apnea: the capnograph's own apnea detection says no breath.
     """
 
     hr: float | None = 72.0
@@ -42,6 +46,10 @@ class Vitals:
     flags: frozenset[str] = field(default_factory=frozenset)
     connected: bool = True
     rr: float | None = 14.0
+    etco2: float | None = None
+    fico2: float | None = None
+    capno_off: bool = False
+    apnea: bool = False
 
     @property
     def sensor_off(self) -> bool:
@@ -155,8 +163,43 @@ class Scenario:
         return best
 
 
+def capnography(v: Vitals, t: float, p: Patient, etco2: float = 38.0, rr: float = 14.0
+                ) -> Vitals:
+    """``v`` seen by a bed with a capnograph: EtCO2 and rate (whole numbers) with jitter."""
+    return replace(v, etco2=float(round(etco2 + jitter(p.seed, t, 1, 8))), fico2=0.0,
+                   rr=float(max(0, round(rr + jitter(p.seed, t, 1, 7)))))
+
+
 def _stable(t: float, p: Patient) -> Vitals:
     return physiology(t, p)
+
+
+def _capnography(t: float, p: Patient) -> Vitals:
+    return capnography(physiology(t, p), t, p)
+
+
+def _apnea(t: float, p: Patient) -> Vitals:
+    # Breathing stops at 60 s for 45 s (sedation): EtCO2 and rate fall to 0 at once, the
+    # capnograph's own apnea detection speaks after its 20 s, SpO2 drifts down late.
+    v = capnography(physiology(t, p, spo2_drop=6 * ramp(t, 85, 20, 0, 30)), t, p)
+    if 60 <= t < 105:
+        return replace(v, etco2=0.0, rr=0.0, apnea=t >= 80)
+    return v
+
+
+def _hypoventilation(t: float, p: Patient) -> Vitals:
+    # Respiratory depression from 30 s: the rate slows to about 6 /min and EtCO2 climbs to
+    # about 58 mmHg (RR_LOW after 30 s below 8, ETCO2_HIGH after 60 s above 50).
+    k = ramp(t, 30, 40, 180, 60)
+    return capnography(physiology(t, p, spo2_drop=3 * k), t, p, etco2=38 + 20 * k,
+                       rr=14 - 8 * k)
+
+
+def _capno_line(t: float, p: Patient) -> Vitals:
+    v = capnography(physiology(t, p), t, p)
+    if 30 <= t < 60:
+        return replace(v, etco2=None, fico2=None, capno_off=True)
+    return v
 
 
 def _desaturation(t: float, p: Patient) -> Vitals:
@@ -209,6 +252,14 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("sensor_off", "oximeter sensor off the patient from 30 s to 60 s", 600,
                  _sensor_off),
         Scenario("disconnect", "device cable unplugged from 40 s to 55 s", 600, _disconnect),
+        Scenario("capnography", "resting patient with a capnograph (EtCO2 ~38 mmHg, RR ~14)",
+                 600, _capnography),
+        Scenario("apnea", "capnograph: no breath from 60 s for 45 s (APNEA at 80 s)", 600,
+                 _apnea),
+        Scenario("hypoventilation", "capnograph: rate down to ~6 /min, EtCO2 up to ~58 mmHg "
+                 "from 30 s for ~4 min", 600, _hypoventilation),
+        Scenario("capno_line", "capnograph sampling line blocked from 30 s to 60 s", 600,
+                 _capno_line),
     )
 }
 """Every scenario by name."""

@@ -17,6 +17,7 @@ import uvicorn
 
 from monitor.api import create_app
 from monitor.auth.accounts import Accounts
+from monitor.cli.main import uvicorn_config
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import AuthError
 
@@ -50,7 +51,9 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """Runs the app on 127.0.0.1 in its own thread and event loop."""
+    """Runs the app on 127.0.0.1 in its own thread and event loop, configured as
+    ``spu-monitor serve`` configures uvicorn; ``settings`` are :class:`Settings` fields
+    (``forwarded_allow_ips="127.0.0.1"`` for a test that plays the proxy)."""
 
     def __init__(self, unit: UnitConfig, db: str, users: dict[str, str] | None = None,
                  **settings: object) -> None:
@@ -64,8 +67,9 @@ class LiveServer:
             self.tokens = await seed_users(service, self.users)
 
         self.app = create_app(self.settings, unit, on_started)
-        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
+        # The configuration `spu-monitor serve` uses (forwarded headers, limits).
+        self.server = uvicorn.Server(uvicorn_config(self.app, self.settings, "warning",
+                                                    lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -68,7 +68,7 @@ def test_every_api_route_needs_sign_in(unit: Unit) -> None:
     for path, operations in paths.items():
         if path == "/healthz":
             continue
-        assert path.startswith("/api/"), f"an undocumented kind of route: {path}"
+        assert path.startswith(("/api/", "/fhir/")), f"an undocumented kind of route: {path}"
         for method in operations:
             r = unit.anonymous.request(method.upper(), _concrete(path), json={})
             assert r.status_code == 401, f"{method} {path}: {r.status_code}"
@@ -311,7 +311,7 @@ def test_admins_manage_accounts(unit: Unit) -> None:
     assert names == USERS
     assert all("password" not in k for u in c.get("/api/users", headers=admin).json()
                for k in u)
-    r = c.post("/api/users", json={"username": "Dee", "role": "charge nurse",
+    r = c.post("/api/users", json={"username": "Dee", "role": "charge_nurse",
                                    "password": TEST_PASSWORD}, headers=admin)
     assert r.status_code == 201 and r.json()["role"] == "charge_nurse"
     assert r.json()["created_by"] == "admin.cy"
@@ -320,13 +320,18 @@ def test_admins_manage_accounts(unit: Unit) -> None:
     assert r.status_code == 409 and "already exists" in r.json()["detail"]
     r = c.post("/api/users", json={"username": "eve", "role": "boss",
                                    "password": TEST_PASSWORD}, headers=admin)
-    assert "unknown role" in invalid_fields(r)["role"]
+    assert "'nurse', 'charge_nurse' or 'admin'" in invalid_fields(r)["role"]
     r = c.post("/api/users", json={"username": "eve", "role": "nurse", "password": "short"},
                headers=admin)
-    assert "too short" in invalid_fields(r)["password"]
+    assert "at least 8 characters" in invalid_fields(r)["password"]
+    r = c.post("/api/users", json={"username": "eve", "role": "nurse", "password": " " * 9},
+               headers=admin)
+    assert "password" in invalid_fields(r)
     with unit.client() as browser:
         assert sign_in(browser, "dee").headers["location"] == "/"
-    assert c.post("/api/users/admin.cy/disable", headers=admin).status_code == 422
+    r = c.post("/api/users/admin.cy/disable", headers=admin)
+    assert r.status_code == 403 and r.json() == {"detail": "you cannot disable your own account"}
+    assert "username" in invalid_fields(c.post("/api/users/no%20such/disable", headers=admin))
     assert c.post("/api/users/nobody/disable", headers=admin).status_code == 404
     assert c.post("/api/users/nurse.ada/disable", headers=admin).status_code == 200
     assert c.get("/api/beds", headers=nurse).status_code == 401
@@ -353,7 +358,7 @@ def test_change_your_own_password(unit: Unit) -> None:
         assert r.status_code == 403 and r.json()["detail"] == "the current password is wrong"
         r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
                                                    "new_password": "short"})
-        assert "too short" in invalid_fields(r)["new_password"]
+        assert "at least 8 characters" in invalid_fields(r)["new_password"]
         r = browser.post("/api/me/password", json={"current_password": TEST_PASSWORD,
                                                    "new_password": new})
         assert r.status_code == 200 and r.json()["status"] == "password changed"
@@ -363,3 +368,53 @@ def test_change_your_own_password(unit: Unit) -> None:
     with unit.client() as browser:
         assert sign_in(browser, "nurse.ada").headers["location"].startswith("/login?error")
         assert sign_in(browser, "nurse.ada", new).headers["location"] == "/"
+
+
+def test_current_password_guessing_is_throttled(unit: Unit) -> None:
+    c = unit.anonymous
+    ada = bearer(unit.tokens["nurse.ada"])
+    change = {"current_password": "guess", "new_password": "a brand new passphrase"}
+    answers = [c.post("/api/me/password", json={**change, "current_password": f"guess {i}"},
+                      headers=ada).status_code for i in range(30)]
+    assert answers[:5] == [403] * 5 and set(answers[5:]) == {429}, answers
+    r = c.post("/api/me/password", json={**change, "current_password": TEST_PASSWORD},
+               headers=ada)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "try again in" in r.json()["detail"]
+    # The same guesses count against signing in with that name from that address.
+    with unit.client() as browser:
+        assert sign_in(browser, "nurse.ada").headers["location"].startswith(
+            "/login?error=throttled")
+    # A colleague at the same address changes theirs.
+    r = c.post("/api/me/password", json={**change, "current_password": TEST_PASSWORD},
+               headers=bearer(unit.tokens["charge.bo"]))
+    assert r.status_code == 200
+
+
+def test_every_response_carries_the_strict_content_security_policy(unit: Unit) -> None:
+    from monitor.api.pages import CONTENT_SECURITY_POLICY
+
+    assert "script-src 'self'" in CONTENT_SECURITY_POLICY
+    assert "unsafe" not in CONTENT_SECURITY_POLICY
+    with unit.client() as browser:
+        answers = [browser.get("/"), browser.get("/login"), browser.get("/style.css"),
+                   browser.get("/api/beds"), browser.get("/healthz"), browser.get("/nowhere"),
+                   browser.post("/login", content=b"[" * 100,
+                                headers={"Content-Type": "application/json"})]
+        sign_in(browser, "nurse.ada")
+        answers += [browser.get("/"), browser.get("/docs"), browser.get("/openapi.json"),
+                    browser.get("/api/beds")]
+    for r in answers:
+        assert r.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, r.url
+        assert r.headers["x-frame-options"] == "DENY" and r.headers[
+            "x-content-type-options"] == "nosniff", r.url
+
+
+def test_docs_page_loads_nothing_from_another_origin(unit: Unit) -> None:
+    with unit.client() as browser:
+        sign_in(browser, "nurse.ada")
+        page = browser.get("/docs").text
+    assert re.findall(r'(?:src|href)="([^"]+)"', page) and all(
+        link.startswith("/") or link == "data:," for link in
+        re.findall(r'(?:src|href)="([^"]+)"', page)), page
+    assert '<script type="module" src="/apidocs.js"></script>' in page

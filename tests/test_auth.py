@@ -11,6 +11,7 @@ from sqlalchemy import text
 from monitor.auth.accounts import (
     SESSION_TOUCH_S,
     Accounts,
+    Limit,
     Role,
     SignInThrottle,
     User,
@@ -275,3 +276,32 @@ def test_throttle_forgets_after_success() -> None:
     assert throttle.retry_after("a", "ada", 3.0) is not None
     throttle.succeeded("a", "ada")
     assert throttle.retry_after("a", "ada", 3.0) is None
+
+
+def test_throttle_per_name_from_anywhere() -> None:
+    throttle = SignInThrottle(limit=5, window_s=300, name_limit=Limit(20, 900))
+    for i in range(19):
+        throttle.failed(f"10.0.0.{i}", "ada", 100.0 + i)
+    assert throttle.retry_after("10.0.9.9", "ada", 120.0) is None
+    throttle.failed("10.0.0.99", "Ada", 120.0)
+    # Throttled from every address, until the first failure leaves the window.
+    assert throttle.retry_after("10.0.9.9", "ada", 121.0) == pytest.approx(879.0)
+    assert throttle.retry_after("10.0.9.9", "bob", 121.0) is None
+    assert throttle.retry_after("10.0.9.9", "ada", 1000.5) is None
+
+
+def test_throttle_per_address_over_any_names() -> None:
+    throttle = SignInThrottle(address_limit=Limit(50, 900))
+    for i in range(50):
+        throttle.failed("10.0.0.9", f"name{i}", 100.0)
+    assert throttle.retry_after("10.0.0.9", "somebody.new", 101.0) == pytest.approx(899.0)
+    assert throttle.retry_after("10.0.0.8", "somebody.new", 101.0) is None
+
+
+def test_throttle_memory_is_bounded() -> None:
+    throttle = SignInThrottle(max_keys=100)
+    for i in range(1000):
+        throttle.failed(f"10.0.{i // 256}.{i % 256}", "x" * 10_000 + str(i), float(i))
+    assert all(len(c._times) <= 100 for c in (throttle._pair, throttle._name,
+                                              throttle._address))
+    assert all(len(k) <= 128 for k in throttle._name._times)

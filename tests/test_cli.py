@@ -229,3 +229,36 @@ def test_cli_users_add_without_password_is_refused(tmp_path: Path) -> None:
     out = users(tmp_path / "users.db", "add", "nurse.ada", "--role", "nurse", password=None)
     assert out.returncode == 2
     assert "password" in out.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "demo"])
+def test_cli_forwarded_headers_only_from_named_proxies(command: str) -> None:
+    from monitor.cli.main import _settings, uvicorn_config
+
+    parser = build_parser()
+    plain = uvicorn_config(None, _settings(parser.parse_args([command])), "info")
+    assert plain.proxy_headers is False
+    args = parser.parse_args([command, "--forwarded-allow-ips", "10.0.0.5"])
+    behind = uvicorn_config(None, _settings(args), "info")
+    assert behind.proxy_headers is True and behind.forwarded_allow_ips == "10.0.0.5"
+    assert plain.host == "127.0.0.1"
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda p: p.mkdir(), "is a directory, not a file"),
+    (lambda p: p.write_bytes(b'[unit]\nname = "Station \xe9st"\n'),
+     "is not UTF-8 text (byte 0xe9 at offset 23)"),
+    (lambda p: p.write_text(""), "is empty: it must list the unit's beds ([[beds]])"),
+    (lambda p: p.write_text('[unit]\nname = "SPU"\n'),
+     "has no beds: list them with [[beds]]"),
+    (lambda p: None, "does not exist"),
+])
+def test_cli_serve_unit_file_mistakes_are_one_clear_line(tmp_path: Path, make, reason: str
+                                                         ) -> None:
+    path = tmp_path / "unit.toml"
+    make(path)
+    out = subprocess.run(CLI + ["serve", "--config", str(path), "--port", str(free_port()),
+                                "--db", str(tmp_path / "x.db")],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2, out.stderr
+    assert out.stderr == f"spu-monitor serve: error: unit file {path}: {reason}\n"

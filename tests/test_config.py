@@ -91,3 +91,28 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 ])
 def test_database_url(db: str, url: str) -> None:
     assert database_url(db) == url
+
+
+def test_settings_forwarded_headers_are_off_unless_proxies_are_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MONITOR_FORWARDED_ALLOW_IPS", raising=False)
+    assert Settings().forwarded_allow_ips is None
+    assert Settings(forwarded_allow_ips="").forwarded_allow_ips is None
+    monkeypatch.setenv("MONITOR_FORWARDED_ALLOW_IPS", "10.1.2.3, 10.9.0.0/16")
+    assert Settings().forwarded_allow_ips == "10.1.2.3,10.9.0.0/16"
+    with pytest.raises(ValueError, match="'proxy.local' is not an IP address"):
+        Settings(forwarded_allow_ips="proxy.local")
+
+
+def test_config_alarm_setting_errors_name_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[beds]]\nid = "a"\n[alarms.rules.SPO2_LOW]\ndelay = -5\n')
+    with pytest.raises(ConfigError) as info:
+        UnitConfig.load(path)
+    assert str(info.value).startswith(f"unit file {path}: [alarms]")
+
+
+def test_config_a_file_without_beds_is_refused_where_beds_are_needed(tmp_path: Path) -> None:
+    path = write(tmp_path, '[alarms.rules.SPO2_LOW]\ndelay = 20\n')
+    assert UnitConfig.load(path).beds == []  # reports need only the alarm settings
+    with pytest.raises(ConfigError, match="has no beds"):
+        UnitConfig.load(path, require_beds=True)

@@ -1,7 +1,7 @@
 """The daily pain journal in the bed detail view, in a real Chromium against a live server
 fed by a simulated monitor: charting an entry, seeing it in the timeline and the journal
-table and through the API, refusing an inconsistent entry on the client, and showing the
-server's refusal."""
+table and through the API, amending it (one journal per session), refusing an inconsistent
+entry on the client, and showing the server's refusal."""
 
 from __future__ import annotations
 
@@ -100,10 +100,14 @@ async def test_pain_journal_is_charted_and_listed(
             f"skin colour change — slept badly ({u.live.user})",
             timeout=5000,
         )
-        await expect(form.locator(".form-message")).to_contain_text("Pain journal saved")
-        # The form is cleared for the next entry.
-        await expect(form.locator('[data-scale="pain"] .seg-value')).to_have_text("—")
-        await expect(form.locator('[name="relief_percent"]')).to_have_value("")
+        # Saved, the form turns into the entry (one journal per session), with "Amend".
+        box = page.locator("details.journal-box")
+        await expect(box.locator(".journal-status")).to_contain_text("Pain journal saved")
+        saved = box.locator(".journal-saved")
+        await expect(saved).to_be_visible()
+        await expect(form).to_have_count(0)
+        await expect(saved.locator(".journal-scores")).to_contain_text("Pain now7")
+        await expect(saved.locator(".saved-by")).to_contain_text(f"by {u.live.user}")
 
         rows = page.locator(".journal-table tbody tr")
         await expect(rows).to_have_count(1)
@@ -118,7 +122,7 @@ async def test_pain_journal_is_charted_and_listed(
         journal = await journal_events(page, u)
         assert len(journal) == 1
         assert journal[0]["recorded_by"] == u.live.user
-        assert journal[0]["detail"] == {
+        first = {
             "pain": 7,
             "worst_pain": 9,
             "least_pain": 5,
@@ -131,25 +135,51 @@ async def test_pain_journal_is_charted_and_listed(
             "skin_colour_change": True,
             "note": "slept badly",
         }
+        assert journal[0]["detail"] == first
 
-        # One journal per session: a second one is refused (the first can be amended).
+        # It is corrected by amending it: the form again, filled with the entry, and a reason.
+        await saved.locator('[data-action="journal-amend"]').click()
+        form = box.locator("form.journal-form")
+        await expect(form.locator('[data-scale="pain"] .seg-value')).to_have_text("7")
+        await expect(form.locator('[data-scale="affective"] .seg-value')).to_have_text("2 moderate")
+        await expect(form.locator('[name="relief_percent"]')).to_have_value("30")
+        await expect(form.locator('[name="note"]')).to_have_value("slept badly")
         await pick(form, "pain", "4")
         await pick(form, "movement", "8")
-        await form.locator('[data-action="journal"]').click()
-        await expect(form.locator(".form-message")).to_contain_text(
-            "this session has its journal", timeout=5000)
+        await form.locator('[data-action="journal-amend-save"]').click()
+        await expect(form.locator(".form-message")).to_have_text(
+            "Give the reason for the amendment (at least 3 characters).")
+        await expect(form.locator('[name="reason"]')).to_have_attribute("aria-invalid", "true")
+        await form.locator('[name="reason"]').fill("scored again after the analgesic")
+        await form.locator('[data-action="journal-amend-save"]').click()
+        await expect(saved.locator(".journal-scores")).to_contain_text("Pain now4", timeout=5000)
+        await expect(box.locator(".journal-status")).to_contain_text("Pain journal amended")
+        await expect(saved.locator(".amended-note")).to_contain_text(
+            f"by {u.live.user}: “scored again after the analgesic”")
         await expect(rows).to_have_count(1)
-        assert len(await journal_events(page, u)) == 1
+        await expect(rows.first.locator("td").nth(1)).to_have_text("4")  # reloaded
+        cells = [await c.text_content() for c in await rows.first.locator("td").all()]
+        assert cells[1:] == ["4", "9", "5", "8", "2", "8", "30\u00a0%", u.live.user], cells
+        journal = await journal_events(page, u)
+        assert [e["detail"] for e in journal] == [{**first, "pain": 4, "movement": 8}]
+        # The original stays, marked amended, in the timeline and the history.
+        old = timeline.locator('li[data-kind="journal"][data-status="amended"]')
+        await expect(old).to_contain_text("pain 7")
+        await expect(old).to_contain_text("amended")
+        await expect(old).to_contain_text(f"by {u.live.user}: “scored again after the analgesic”")
+        res = await page.request.get(f"{u.live.url}/api/beds/bed-1/events?history=true")
+        history = [e for e in await res.json() if e["kind"] == "journal"]
+        assert [(e["detail"]["pain"], e["amended"]) for e in history] == [(7, True), (4, False)]
+        # A second journal is refused by the server too (another station, an old screen).
+        res = await page.request.post(f"{u.live.url}/api/beds/bed-1/events",
+                                      data={"kind": "journal", "detail": {"pain": 1}})
+        assert res.status == 409 and "this session has its journal" in await res.text()
 
-        # The picture: the session panel with the journal form, timeline and table.
-        await pick(form, "pain", "6")
-        await pick(form, "affective", "4")
+        # The picture: the session panel with the saved journal, timeline and table.
         await page.set_viewport_size({"width": 1920, "height": 2000})
         await page.locator(".journal-table").scroll_into_view_if_needed()
         await page.screenshot(path=str(ARTIFACTS / "dashboard-journal-bed-detail.png"))
-    # The refused second journal is the only error, as expected.
-    unexpected = [e for e in console_errors if "409" not in e]
-    assert not unexpected, unexpected
+    assert not console_errors
 
 
 async def test_inconsistent_journal_is_refused_on_the_client(
@@ -212,7 +242,7 @@ async def test_inconsistent_journal_is_refused_on_the_client(
         await expect(page.locator(".timeline")).to_contain_text(
             "Pain journal: worst 8, least 6, relief 40 %", timeout=5000
         )
-        await expect(message).to_contain_text("Pain journal saved")
+        await expect(page.locator(".journal-status")).to_contain_text("Pain journal saved")
         journal = await journal_events(page, u)
         assert [e["detail"] for e in journal] == [
             {"worst_pain": 8, "least_pain": 6, "relief_percent": 40}

@@ -8,12 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI, Request, Response
 from playwright.async_api import Page, expect
 
 import tests.liveserver as liveserver_module
@@ -68,11 +67,9 @@ async def running_unit(
     beds: list[Bed],
     page: Page,
     users: dict[str, str] | None = None,
-    csp: str | None = None,
 ) -> AsyncIterator[Unit]:
     """Start simulators and a live server (with ``users``, username -> role; by default the
-    test server's users; sending ``csp`` as Content-Security-Policy on every response
-    that has none); on exit leave the page first (so that its reconnection attempts
+    test server's users); on exit leave the page first (so that its reconnection attempts
     to the stopped server are not counted as errors)."""
     ports = [PtyPort(link=str(tmp_path / f"tty{i}")) for i in range(len(beds))]
     sims = [
@@ -107,8 +104,6 @@ async def running_unit(
     )
     db = str(tmp_path / "ui.db")
     live = LiveServer(unit, db=db, users=users, reconnect_max_s=0.5)
-    if csp:
-        add_policy(live.app, csp)
     await asyncio.to_thread(live.start)
     u = Unit(live, ports, sims, db, tmp_path, unit)
     try:
@@ -551,14 +546,20 @@ async def test_admit_and_start_infusion_from_the_screen(
         await open_dashboard(page, u)
         await page.locator('[data-bed="bed-2"] [data-metric="HR"]').click()
         await expect(page).to_have_url(re.compile(r"#bed/bed-2$"))
-        form = page.locator("form.admit-form")
-        await expect(form).to_be_visible()
-        await form.locator('[name="patient_label"]').fill("J. Doe")
-        await form.locator('[name="patient_ref"]').fill("MRN-1")
-        await form.locator('[name="infusion_day"]').fill("3")
-        await form.locator('[name="dose_mg"]').fill("35")
-        await form.locator('[data-action="admit"]').click()
-        await expect(page.locator(".d-patient")).to_contain_text("J. Doe", timeout=5000)
+        # The bed is free: a new patient is registered from the admit picker, then admitted.
+        picker = page.locator(".admit-form")
+        await expect(picker).to_be_visible()
+        await picker.locator('[data-action="register-open"]').click()
+        patient = picker.locator("form.patient-form")
+        await patient.locator('[name="identifier"]').fill("MRN-1")
+        await patient.locator('[name="family_name"]').fill("Doe")
+        await patient.locator('[name="given_name"]').fill("J.")
+        await patient.locator('[data-action="patient-register"]').click()
+        await expect(picker.locator(".picked-next")).to_contain_text("No active course",
+                                                                     timeout=5000)
+        await picker.locator('[data-action="admit"]').click()
+        await expect(page.locator(".d-patient")).to_contain_text("Doe, J. (MRN-1) · Day 1",
+                                                                 timeout=5000)
         await expect(page.locator(".d-phase")).to_contain_text("Pre-infusion")
         # Start the infusion: the confirm dialog says the baseline freezes.
         await page.locator('[data-action="infusion-start"]').click()
@@ -571,11 +572,12 @@ async def test_admit_and_start_infusion_from_the_screen(
         )
         await expect(page.locator('[data-action="infusion-stop"]')).to_be_visible()
         await expect(page.locator(".timeline")).to_contain_text("Infusion start")
-        # Chart a premedication.
-        chart = page.locator("form.chart-form")
+        # Chart a premedication (folded once the infusion runs).
+        await page.locator("details.premed-box summary").click()
+        chart = page.locator("form.premed-form")
         await chart.locator('[name="drug"]').select_option("midazolam")
-        await chart.locator('[name="midazolam_mg"]').fill("3")
-        await chart.locator('[data-action="chart"]').click()
+        await chart.locator('[name="dose_mg"]').fill("3")
+        await chart.locator('[data-action="premedication"]').click()
         await expect(page.locator(".timeline")).to_contain_text("midazolam 3 mg", timeout=5000)
         await expect(page.locator(".timeline")).to_contain_text(f"Admitted ({u.live.user})")
         # Re-baseline: the reason is mandatory.
@@ -590,7 +592,7 @@ async def test_admit_and_start_infusion_from_the_screen(
         # Back to the overview: the tile shows the patient and the infusion time.
         await page.locator("a.back").click()
         tile = page.locator('[data-bed="bed-2"]')
-        await expect(tile.locator(".patient")).to_have_text("J. Doe · Day 3")
+        await expect(tile.locator(".patient")).to_have_text("Doe, J. · Day 1")
         await expect(tile.locator(".phase")).to_have_text(re.compile(r"^Infusion \d+:\d\d$"))
         events = await (await page.request.get(f"{u.live.url}/api/beds/bed-2/events")).json()
         assert [e["detail"]["drug"] for e in events] == ["midazolam"]
@@ -830,26 +832,11 @@ STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-"""The policy the server is to send on every page: no inline script, style or handler."""
+"""The policy the server sends on every response: no inline script, style or handler."""
 
 REPORT_CSP_VIOLATIONS = """document.addEventListener('securitypolicyviolation', (e) =>
     window.reportCspViolation([e.effectiveDirective, 'refused', e.blockedURI || 'inline', 'at',
         `${e.sourceFile || location.pathname}:${e.lineNumber}`, e.sample].join(' ').trim()));"""
-
-
-def add_policy(app: FastAPI, policy: str) -> None:
-    """Send ``policy`` as Content-Security-Policy on every response that has none, as the
-    server is to. (Once the server sends its own, that one is kept and the test checks it
-    is this policy.) Not a Playwright route: a document fulfilled by a route has no
-    address, and Chromium's local-network checks then refuse its WebSocket to 127.0.0.1."""
-
-    @app.middleware("http")
-    async def content_security_policy(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        response.headers.setdefault("Content-Security-Policy", policy)
-        return response
 
 
 async def report_csp_violations(page: Page) -> list[str]:
@@ -883,11 +870,14 @@ async def prove_policy_in_force(page: Page, violations: list[str], errors: list[
 async def test_dashboard_and_sign_in_work_under_a_strict_csp(
     page: Page, tmp_path: Path, console_errors
 ) -> None:
-    """Both pages under the policy the server will send: signing in through the form, the
-    overview with live values and waveforms, the password dialog, the bed detail with trends,
-    the session forms and the confirm dialog. The browser reports no violation."""
-    async with running_unit(tmp_path, [Bed(), Bed()], page, csp=STRICT_CSP) as u:
+    """Both pages under the policy the server sends: signing in through the form, the
+    overview with live values and waveforms (the live WebSocket on the same origin is allowed
+    by connect-src 'self'), the password dialog, the bed detail with trends, the session
+    forms and the confirm dialog. The browser reports no violation."""
+    async with running_unit(tmp_path, [Bed(), Bed()], page) as u:
         violations = await report_csp_violations(page)
+        sockets: list[str] = []
+        page.on("websocket", lambda ws: sockets.append(ws.url))
         # Not signed in: a link to a bed leads to the sign-in page.
         response = await page.goto(u.live.url + "/#bed/bed-2")
         assert response is not None
@@ -913,6 +903,8 @@ async def test_dashboard_and_sign_in_work_under_a_strict_csp(
         await page.wait_for_function(
             INK_AT_LEAST, arg=['[data-bed="bed-2"] canvas.strip-canvas', 300], timeout=8000
         )
+        # Those values and waveforms came over the live stream, ws: on the same origin.
+        assert any(url.startswith(u.live.ws_url + "/ws/live") for url in sockets), sockets
         # Layout set from script (CSSOM, allowed): the tile grid.
         assert await page.locator("#beds").evaluate("b => b.style.gridTemplateColumns") != ""
         await page.locator("#sound-toggle").click()

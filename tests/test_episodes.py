@@ -304,10 +304,14 @@ def test_episodes_property_every_sample_is_beyond_the_limit(session: Any) -> Non
             assert len(values) == ep.samples and all(_beyond(ep.kind, v) for v in values)
         else:
             # An episode holds the samples from its start up to (not at) its end: a sample
-            # at the end itself ended it, or lies past the interval.
+            # at the end itself ended it, or lies past the interval -- except the latest
+            # observation of an infusion still running, where the interval ends.
+            latest = max(o.time for o in observations)
+            tail = end is None and ep.end == latest
             valid = [o for o in observations if o.metric == ep.source
                      and artifact_reason(o) is None
-                     and (ep.start <= o.time < ep.end or o.time == ep.start)]
+                     and (ep.start <= o.time < ep.end or o.time == ep.start
+                          or (tail and o.time == ep.end))]
             within = [float(o.value or 0) for o in valid if o.time < ep.end]
             assert all(_beyond(ep.kind, v) for v in within)
             values = [float(o.value or 0) for o in valid if _beyond(ep.kind, float(o.value or 0))]

@@ -144,6 +144,17 @@ async def test_a_course_from_admission_to_a_past_session(live: LiveServer) -> No
         assert full["days_done"] == [1, 2]
 
 
+async def test_nibp_on_demand_is_refused_where_the_monitor_cannot(live: LiveServer) -> None:
+    async with httpx.AsyncClient(base_url=live.url, headers=live.headers) as http:
+        bed = (await http.get("/api/beds/bed-1")).json()
+        assert [d["can_start_nibp"] for d in bed["devices"]] == [False]
+        r = await http.post("/api/beds/bed-1/nibp", json={})
+        assert r.status_code == 409 and "start it on the monitor" in r.json()["detail"]
+        trail = (await http.get("/api/audit", params={"action": "nibp_requested"},
+                                headers=live.headers_for("dr.lee")))
+        assert trail.status_code == 403  # the trail is for admins
+
+
 async def _chart(http: httpx.AsyncClient, kind: str, detail: dict[str, Any],
                  **headers: str) -> httpx.Response:
     return await http.post("/api/beds/bed-1/events", json={"kind": kind, "detail": detail},
@@ -270,3 +281,25 @@ async def test_trend_minutes_kept_by_the_writer_equal_those_from_the_readings(
         assert rows == 2 * (len(kept) - 2)
     finally:
         await store.close()
+
+
+async def test_report_pdfs_are_served_beside_their_json(live: LiveServer) -> None:
+    """``/api/reports/session/7.pdf`` and ``/api/reports/course/MRN-0042.pdf`` are the
+    PDFs, not their JSON twins taking "7.pdf" for a session id or "MRN-0042.pdf" for an
+    identifier."""
+    async with httpx.AsyncClient(base_url=live.url, headers=live.headers) as http:
+        patient = await _register(http)
+        r = await http.post("/api/beds/bed-2/admit", json={"patient_id": patient["id"]})
+        assert r.status_code == 201, r.text
+        sid = r.json()["id"]
+        for step in ("infusion/start", "infusion/stop", "discharge"):
+            assert (await http.post(f"/api/beds/bed-2/{step}", json={})).status_code == 200
+        for path in (f"/api/reports/session/{sid}.pdf", "/api/reports/course/MRN-0042.pdf"):
+            r = await http.get(path)
+            assert r.status_code == 200, (path, r.text)
+            assert r.headers["content-type"] == "application/pdf"
+            assert r.content.startswith(b"%PDF")
+        assert (await http.get(f"/api/reports/session/{sid}")).json()["session"]["id"] == sid
+        course = (await http.get("/api/reports/course/MRN-0042")).json()
+        assert course["patient"]["identifier"] == "MRN-0042"
+        assert (await http.get("/api/reports/session/999.pdf")).status_code == 404

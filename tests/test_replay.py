@@ -55,6 +55,48 @@ def test_replay_cli_spo2_dip_onset_in_window() -> None:
     assert [o["event"] for o in out if o["rule"] == "SPO2_LOW"] == ["onset", "end"]
 
 
+def spu_monitor(*args: str) -> subprocess.CompletedProcess[str]:
+    """``spu-monitor ARGS`` (``python -m monitor`` is the same entry point)."""
+    return subprocess.run([sys.executable, "-m", "monitor", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_spu_monitor_replay_apnea_at_exactly_its_boundary() -> None:
+    # no breath from 400 s (airway rate 0): 20 s later, not a moment before or after
+    result = spu_monitor("replay", str(DATA / "apnea.csv"))
+    assert result.returncode == 0, result.stderr
+    assert lines(result.stdout) == [
+        {"t": 420.0, "rule": "APNEA", "priority": "high", "event": "onset", "value": 0.0},
+        {"t": 430.0, "rule": "RR_LOW", "priority": "medium", "event": "onset", "value": 0.0},
+        {"t": 440.0, "rule": "RR_LOW", "priority": "medium", "event": "end", "value": 13.0},
+        # latching: it stays after breathing resumes, and nobody acknowledges in replay
+        {"t": 450.0, "rule": "APNEA", "priority": "high", "event": "escalation", "value": 0.0},
+    ]
+
+
+@pytest.mark.parametrize(("apnea_s", "onset"), [(20, 420.0), (19, None)])
+def test_replay_apnea_boundary_and_etco2_floor(tmp_path: pathlib.Path, apnea_s: int,
+                                               onset: float | None) -> None:
+    rows = []
+    for t in range(480):
+        rows += [f"{t},ETCO2,{3 if 400 <= t < 400 + apnea_s else 36}"]  # no rate at all
+    out = lines(cli(str(write(tmp_path, rows))).stdout)
+    got = [o["t"] for o in out if o["rule"] == "APNEA" and o["event"] == "onset"]
+    assert got == ([] if onset is None else [onset])
+
+
+def test_replay_capnography_artifacts_and_line_flags(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "line.csv"
+    rows = ["time_s,metric,value,flags"]
+    rows += [f"{t},AWRR,14," for t in range(10)]
+    rows += [f"{t},AWRR,,sensor_disconnect" for t in range(10, 100)]
+    rows += [f"{t},ETCO2,0,artifact" for t in range(10, 100)]
+    path.write_text("\n".join(rows) + "\n")
+    out = lines(cli(str(path), "--no-infusion").stdout)
+    assert [(o["rule"], o["event"], o["t"]) for o in out if o["event"] == "onset"] == [
+        ("CO2_LINE", "onset", 10.0)]
+
+
 def test_replay_cli_hr_rise_against_computed_baseline_escalates(tmp_path: pathlib.Path) -> None:
     rows = steady(300) + ["300,INFUSION_START,"] + steady(500, hr=95, start=300)
     rows += ["0,NIBP_SYS,120", "0,NIBP_DIA,80", "200,NIBP_SYS,118", "200,NIBP_DIA,78"]

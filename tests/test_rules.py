@@ -460,3 +460,28 @@ def test_sensor_off_from_device_status() -> None:
                          DeviceStatus("ox", DeviceState.SENSOR_OFF, 2.0)], state)
     assert [e.rule for e in onsets(events)] == ["SENSOR_OFF"]
     assert onsets(events)[0].priority == "medium" and onsets(events)[0].technical
+
+
+def test_sensor_off_on_a_combined_monitor_does_not_flap_with_each_ecg_sample() -> None:
+    # A GE S/5 or HL7 monitor sends ECG HR and SpO2 in the same records: with the probe
+    # off, each valid HR used to end SENSOR_OFF and the next SpO2 sample raise it again.
+    from monitor.alarms.engine import BedState, RuleSet, evaluate, start_monitoring, tick
+    from monitor.domain.models import Flag, Observation
+
+    rules = RuleSet.default()
+    state, _ = start_monitoring(rules, BedState.new("bed-1"), 1000.0, "nurse")
+    log = []
+    for i in range(60):
+        t = 1001.0 + 5 * i
+        state, events = evaluate(rules, state, Observation.of(
+            "SPO2", None, t, "ge", {Flag.SENSOR_OFF}))
+        log += events
+        state, events = evaluate(rules, state, Observation.of("HR", 72, t + 0.1, "ge"))
+        log += events
+        state, events = tick(rules, state, t + 1)
+        log += events
+    sensor = [(e.event, e.rule) for e in log if e.rule == "SENSOR_OFF"]
+    assert [ev for ev, _ in sensor].count("onset") == 1, sensor
+    assert not any(ev in ("end", "condition_end") for ev, _ in sensor), sensor
+    state, events = evaluate(rules, state, Observation.of("SPO2", 97, 1400.0, "ge"))
+    assert any(e.rule == "SENSOR_OFF" and e.event in ("end", "condition_end") for e in events)

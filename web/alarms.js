@@ -6,6 +6,7 @@ import { el, setText, setClass, setAttr, num, clockTime } from "./format.js";
 import { state, allAlarms, patchAlarm, serverNow } from "./state.js";
 import { act, ApiError } from "./api.js";
 import { currentUser } from "./session.js";
+import { stripButton } from "./strip.js";
 
 const PRIORITY_TEXT = { high: "HIGH", medium: "MED", low: "LOW" };
 
@@ -55,7 +56,7 @@ export class AlarmPanel {
       el("span", { class: "a-msg" }),
       el("span", { class: "a-time" }),
       el("span", { class: "a-value" }),
-      el("span", { class: "a-ack" }),
+      el("span", { class: "a-tools" }, stripButton(a), el("span", { class: "a-ack" })),
       button);
     button.addEventListener("click", () => this.acknowledge(a.alarm_id, button));
     const q = (s) => root.querySelector(s);

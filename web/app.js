@@ -6,7 +6,11 @@
 //   tiles.js    overview tiles            alarms.js  alarm panel
 //   waveform.js sweeping waveforms        audio.js   alarm tones
 //   detail.js   bed detail and session    trends.js  trend canvas
+//     admit.js, infusion.js, charting.js, journal.js: the session's parts
+//   records.js  patients, a patient's course, a past session, reports (over the overview)
+//     patients.js, course.js, past.js, reports.js
 //   session.js  who is signed in          api.js     HTTP actions
+//   forms.js    form parts and dialogs    vocab.js   the records' coded lists
 //   login.js    the sign-in page (login.html)
 
 import { LiveConnection } from "./ws.js";
@@ -15,6 +19,7 @@ import { Overview } from "./tiles.js";
 import { AlarmPanel } from "./alarms.js";
 import { WaveformHub } from "./waveform.js";
 import { Detail } from "./detail.js";
+import { RecordsView, recordsRoute } from "./records.js";
 import { loadSession, initSession } from "./session.js";
 import { initAudio, enableSound, soundTest, setAudible, soundOn } from "./audio.js";
 import { setText } from "./format.js";
@@ -30,6 +35,7 @@ const hub = new WaveformHub();
 const overview = new Overview($("beds"), hub);
 const panel = new AlarmPanel($("alarm-list"), $("alarm-announcer"), $("alarm-count"));
 const detail = new Detail($("detail"), hub);
+const records = new RecordsView($("records"));
 
 // ---- sound ------------------------------------------------------------------------------
 
@@ -122,26 +128,34 @@ document.addEventListener("spu:bed-changed", (ev) => {
 
 // ---- views ------------------------------------------------------------------------------
 
-/** Waveforms only for the beds on screen: all tiles, or the one bed in detail. */
+/** Waveforms only for the beds on screen: all tiles, the one bed in detail, or none. */
 function requestWaveforms() {
-  live.setWaveformBeds(detail.bedId ? [detail.bedId] : overview.ids());
+  live.setWaveformBeds(detail.bedId ? [detail.bedId] : records.open ? [] : overview.ids());
 }
 
 function route() {
   const m = /^#bed\/(.+)$/.exec(location.hash);
   const bedId = m ? decodeURIComponent(m[1]) : null;
+  const rec = bedId ? null : recordsRoute(location.hash);
   if (bedId && state.beds.size && !state.beds.has(bedId)) {
     location.hash = "";
     return;
   }
-  $("beds").hidden = Boolean(bedId);
+  $("beds").hidden = Boolean(bedId || rec);
   $("detail").hidden = !bedId;
-  document.body.dataset.view = bedId ? "detail" : "overview";
+  $("records").hidden = !rec;
+  document.body.dataset.view = bedId ? "detail" : rec ? rec.view : "overview";
+  for (const [id, views] of [["nav-patients", ["patients", "patient", "session"]], ["nav-reports", ["reports"]]]) {
+    if (rec && views.includes(rec.view)) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
+  if (rec) records.show(rec);
+  else records.close();
   if (bedId) {
     if (state.beds.has(bedId)) detail.open(bedId);
   } else {
     detail.close();
-    overview.layout();
+    if (!rec) overview.layout();
   }
   requestWaveforms();
 }
@@ -152,11 +166,18 @@ subscribe((kind) => {
   if (kind === "beds" && /^#bed\//.test(location.hash) && !detail.bedId) route();
 });
 
-// Escape leaves the detail view.
+// Escape leaves the detail and records views. In a text field it first only leaves the
+// field (a nurse typing must not lose a half-filled form by reflex).
+const TEXT_INPUT = /^(text|search|number|date|time|email|tel|url|password)$/;
 document.addEventListener("keydown", (ev) => {
-  if (ev.key === "Escape" && detail.bedId && !document.querySelector("dialog[open]")) {
-    location.hash = "";
+  if (ev.key !== "Escape" || !(detail.bedId || records.open) || document.querySelector("dialog[open]")) return;
+  const t = ev.target;
+  if ((t instanceof HTMLInputElement && TEXT_INPUT.test(t.type)) || t instanceof HTMLTextAreaElement ||
+    t instanceof HTMLSelectElement) {
+    t.blur();
+    return;
   }
+  location.hash = "";
 });
 
 // Once a second: clock, ages, countdowns, audio-pause expiry.

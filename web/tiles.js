@@ -13,6 +13,8 @@ const NIBP_CYCLE_S = 900;
 const AUDIO_PAUSE_S = 120;
 const TILE_ASPECT = 1.45; // preferred width / height of a tile
 const MIN_TILE_W = 320; // px: below this the numerics and labels collide
+// A capnograph's sampling line cannot measure (blocked, leaking, off).
+const LINE_FLAGS = ["sensor_disconnect", "sensor_off", "no_sensor", "defective_sensor"];
 
 const STATE_TEXT = {
   connected: "connected",
@@ -26,8 +28,10 @@ const STATE_TEXT = {
 const PHASE_TEXT = {
   pre_infusion: "Pre-infusion",
   infusion: "Infusion",
+  paused: "Paused",
   post_infusion: "Post-infusion",
   discharged: "Discharged",
+  cancelled: "Cancelled",
 };
 
 export class Overview {
@@ -96,8 +100,14 @@ export class Overview {
     const nibpDelta = el("span", { class: "delta" });
     const nibpAge = el("span", { class: "age" });
     const nibpNext = el("span", { class: "next" });
+    const capnoFlag = el("span", { class: "capno-flag" });
+    // Capnography: a row of its own, put in the tile only while the bed has capnography
+    // (or a respiration rate), so a bed without one has exactly the tile it always had.
+    const capnoRow = el("div", { class: "capno-row" },
+      numeric("ETCO2", "EtCO₂", "mmHg"), numeric("RESP", "RR", "/min"), capnoFlag);
     const canvas = el("canvas", { class: "strip-canvas", "aria-hidden": "true" });
     const stripLabel = el("span", { class: "strip-label", textContent: "ECG" });
+    const strip = el("div", { class: "strip" }, stripLabel, canvas);
     const pauseBtn = el("button", { type: "button", class: "pause-btn", "data-action": "audio-pause",
       textContent: "Pause audio", title: "Pause this bed's alarm audio for 2 minutes" });
     const refs = {
@@ -114,7 +124,7 @@ export class Overview {
           numeric("HR", "HR (ECG)", "/min", [hrDelta]),
           numeric("SPO2", "SpO₂", "%"),
           numeric("PR", "Pulse", "/min")),
-        el("div", { class: "strip" }, stripLabel, canvas),
+        strip,
         el("div", { class: "nibp-row" },
           numeric("NIBP", "NIBP", "mmHg", [nibpMean, nibpDelta]),
           el("span", { class: "nibp-times" }, nibpAge, nibpNext)),
@@ -123,16 +133,17 @@ export class Overview {
         el("footer", { class: "tile-foot" },
           pauseBtn, el("span", { class: "audio-paused", role: "status" }),
           el("span", { class: "state" }))),
-      hrDelta, nibpMean, nibpDelta, nibpAge, nibpNext, stripLabel, pauseBtn,
+      hrDelta, nibpMean, nibpDelta, nibpAge, nibpNext, stripLabel, pauseBtn, capnoFlag,
+      capnoRow, strip,
     };
-    const q = (sel) => refs.root.querySelector(sel);
+    const q = (sel) => refs.root.querySelector(sel) || capnoRow.querySelector(sel);
     Object.assign(refs, {
       patientName: q(".patient-name"), patientDay: q(".patient-day"), state: q(".state"),
       band: q(".alarm-band"), bandText: q(".alarm-text"), bandMore: q(".alarm-more"), baseline: q(".baseline"),
       phase: q(".phase"), paused: q(".audio-paused"),
-      metrics: Object.fromEntries(["HR", "SPO2", "PR", "NIBP"].map((m) => {
+      metrics: Object.fromEntries(["HR", "SPO2", "PR", "NIBP", "ETCO2", "RESP"].map((m) => {
         const box = q(`[data-metric="${m}"]`);
-        return [m, { box, value: box.querySelector(".value") }];
+        return [m, { box, value: box.querySelector(".value"), label: box.querySelector(".label") }];
       })),
     });
     const sweep = new Sweep(canvas, { seconds: 5, color: "#3ddc84", lineWidth: 1.5 });
@@ -208,6 +219,7 @@ export class Overview {
       (bed.latest[k]?.flags || []).some((f) => f === "sensor_off" || f === "no_sensor"));
     setClass(t.metrics.SPO2.box, "sensor-flag", sensorOff);
     setAttr(t.metrics.SPO2.box, "data-flag", sensorOff ? "SENSOR OFF" : null);
+    showCapno(t, bed, showValue);
 
     // NIBP: sys/dia (mean), its age, and the countdown to the next one due.
     const sys = bed.latest.NIBP_SYS;
@@ -291,6 +303,28 @@ export class Overview {
   }
 }
 
+/** EtCO2 and the respiration rate, only on a bed that has them: the airway (capnograph)
+ *  rate when there is one, else the impedance rate, labelled as such. */
+function showCapno(t, bed, showValue) {
+  const co2 = bed.latest.ETCO2;
+  const airway = bed.latest.AWRR;
+  const rate = airway || bed.latest.RR;
+  const has = Boolean(co2 || rate);
+  setClass(t.root, "has-capno", has);
+  if (!has) {
+    if (t.capnoRow.isConnected) t.capnoRow.remove();
+    return;
+  }
+  if (!t.capnoRow.isConnected) t.root.insertBefore(t.capnoRow, t.strip);
+  setClass(t.metrics.ETCO2.box, "absent", !co2);
+  setClass(t.metrics.RESP.box, "absent", !rate);
+  if (co2) showValue("ETCO2", co2);
+  if (rate) showValue("RESP", rate);
+  setText(t.metrics.RESP.label, airway || !rate ? "RR" : "RR imp.");
+  const line = [co2, airway].some((v) => (v?.flags || []).some((f) => LINE_FLAGS.includes(f)));
+  setText(t.capnoFlag, line ? "CO₂ LINE" : "");
+}
+
 /** When the next NIBP is due (POSIX seconds), or null before the first reading. */
 export function nibpDueAt(bed) {
   const sys = bed.latest.NIBP_SYS;
@@ -310,6 +344,8 @@ export function phaseText(a, now) {
   const name = PHASE_TEXT[a.phase] || a.phase;
   if (a.phase === "infusion" && a.infusion_started_at)
     return `${name} ${duration(now - a.infusion_started_at)}`;
+  if (a.phase === "paused" && a.paused_since)
+    return `${name} ${duration(now - a.paused_since)}`;
   if (a.phase === "post_infusion" && a.infusion_stopped_at)
     return `${name} +${duration(now - a.infusion_stopped_at)}`;
   if (a.phase === "pre_infusion" && a.admitted_at)

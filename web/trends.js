@@ -1,6 +1,7 @@
 // Session trends on one canvas: three panels sharing a time axis (HR and pulse; SpO2;
-// NIBP), the baseline bands (HR ±20 %, systolic baseline to ×1.2), alarm onsets as
-// vertical marks in their priority colour, and the session events along the bottom.
+// NIBP), the baseline bands (HR ±20 %, systolic baseline to ×1.2; or the limits a past
+// session was judged against), alarm onsets as vertical marks in their priority colour,
+// and the session events along the bottom.
 
 import { clockShort } from "./format.js";
 
@@ -13,7 +14,10 @@ const COLORS = {
 /**
  * @param {HTMLCanvasElement} canvas
  * @param {object} d {since, until, series: {HR: [[t, v]], PR, SPO2, NIBP_SYS, NIBP_DIA},
- *   baseline: {hr, sys}, alarms: [{time, priority, rule}], events: [{time, label}]}
+ *   baseline: {hr, sys}, alarms: [{time, priority, rule}], events: [{time, label}],
+ *   band?: {hr_high, sys_high, spo2_low} the limits the session was judged against (then
+ *   drawn from the baseline up to them, and SpO2's floor), gapS?: a line breaks over a
+ *   hole longer than this (default 30 s; 1-minute medians need more)}
  */
 export function drawTrends(canvas, d) {
   const dpr = window.devicePixelRatio || 1;
@@ -39,6 +43,7 @@ export function drawTrends(canvas, d) {
       points: true },
   ];
   const span = Math.max(60, d.until - d.since);
+  const gap = d.gapS ?? 30;
   const xOf = (t) => left + ((t - d.since) / span) * (W - left - right);
   let top = 4 * dpr;
   for (const p of panels) {
@@ -53,9 +58,9 @@ export function drawTrends(canvas, d) {
     }
     if (p.keys[0] === "HR" && d.baseline?.hr) {
       lo = Math.min(lo, d.baseline.hr * 0.8);
-      hi = Math.max(hi, d.baseline.hr * 1.2);
+      hi = Math.max(hi, d.band?.hr_high ?? d.baseline.hr * 1.2);
     }
-    if (p.keys[0] === "NIBP_SYS" && d.baseline?.sys) hi = Math.max(hi, d.baseline.sys * 1.2);
+    if (p.keys[0] === "NIBP_SYS" && d.baseline?.sys) hi = Math.max(hi, d.band?.sys_high ?? d.baseline.sys * 1.2);
     if (p.fixedMax) hi = p.fixedMax;
     lo = Math.floor(lo / 10) * 10;
     hi = Math.ceil(hi / 10) * 10;
@@ -83,12 +88,17 @@ export function drawTrends(canvas, d) {
 
     // baseline bands
     if (p.keys[0] === "HR" && d.baseline?.hr) {
-      band(ctx, left, W - right, yOf(d.baseline.hr * 1.2), yOf(d.baseline.hr * 0.8), COLORS.band);
+      const hrTop = d.band?.hr_high ?? d.baseline.hr * 1.2;
+      const hrBottom = d.band ? d.baseline.hr : d.baseline.hr * 0.8;
+      band(ctx, left, W - right, yOf(hrTop), yOf(hrBottom), COLORS.band);
       dashed(ctx, left, W - right, yOf(d.baseline.hr), COLORS.HR, dpr);
     }
     if (p.keys[0] === "NIBP_SYS" && d.baseline?.sys) {
-      band(ctx, left, W - right, yOf(d.baseline.sys * 1.2), yOf(d.baseline.sys), COLORS.bpBand);
+      band(ctx, left, W - right, yOf(d.band?.sys_high ?? d.baseline.sys * 1.2), yOf(d.baseline.sys), COLORS.bpBand);
       dashed(ctx, left, W - right, yOf(d.baseline.sys), COLORS.SYS, dpr);
+    }
+    if (p.keys[0] === "SPO2" && d.band?.spo2_low) {
+      dashed(ctx, left, W - right, yOf(d.band.spo2_low), COLORS.SPO2, dpr);
     }
 
     // alarm onsets
@@ -122,16 +132,26 @@ export function drawTrends(canvas, d) {
         continue;
       }
       ctx.strokeStyle = colour;
+      ctx.fillStyle = colour;
       ctx.lineWidth = 1.6 * dpr;
       ctx.beginPath();
       let prevT = null;
-      for (const [t, v] of pts) {
-        // Break the line at missing values and at holes over 30 s: no invented data.
-        if (v === null || prevT === null || t - prevT > 30) {
+      const joined = (i) => {
+        const [t, v] = pts[i];
+        const before = pts[i - 1];
+        const after = pts[i + 1];
+        return v !== null && ((before && before[1] !== null && t - before[0] <= gap) ||
+          (after && after[1] !== null && after[0] - t <= gap));
+      };
+      pts.forEach(([t, v], i) => {
+        // Break the line at missing values and at holes over 30 s: no invented data. A value
+        // on its own is a dot.
+        if (v === null || prevT === null || t - prevT > gap) {
           if (v !== null) ctx.moveTo(xOf(t), yOf(v));
+          if (v !== null && !joined(i)) ctx.fillRect(xOf(t) - 1.5 * dpr, yOf(v) - 1.5 * dpr, 3 * dpr, 3 * dpr);
         } else ctx.lineTo(xOf(t), yOf(v));
         prevT = v === null ? null : t;
-      }
+      });
       ctx.stroke();
     }
     // NIBP: join systolic and diastolic of one reading with a bar

@@ -140,6 +140,31 @@ OFF_SPO2 = 118
 OFF_SPO2_VALUE = 124
 OFF_SPO2_PR = 126
 OFF_SPO2_IR_AMP = 128
+OFF_CO2 = 132
+"""CO2 group (8005313 §3.5.6): et and fi in 1/100 % of the ambient pressure, rr in 1/min,
+amb_press in 1/10 mmHg; the same layout as VSCapture's ``co2_group_type``."""
+OFF_CO2_ET = 138
+OFF_CO2_FI = 140
+OFF_CO2_RR = 142
+OFF_CO2_AMB = 144
+
+# CO2 status bits (8005313 table 3-25).
+CO2_APNEA = 1 << 2
+"""The monitor's own CO2 apnea detection."""
+CO2_CALIBRATING = 1 << 3
+CO2_ZEROING = 1 << 4
+CO2_OCCLUSION = 1 << 5
+CO2_AIR_LEAK = 1 << 6
+CO2_APNEA_RESP = 1 << 7
+"""Apnea from the impedance respiration: not a capnography finding, not read."""
+# CO2 label bits 0-2: where the rr field comes from (table 3-27).
+CO2_RR_SOURCE_MASK = 0x7
+CO2_RR_SOURCE_NONE = 0
+CO2_RR_SOURCE_CO2 = 1
+CO2_RR_SOURCE_IMPEDANCE = 2
+CO2_RR_ALWAYS_CO2_LEVEL = 8
+"""From this interface level ('03) on, rr is always measured from CO2 (table 3-29)."""
+AMB_MMHG_PER_UNIT = 0.1
 
 _HEADER = struct.Struct("<hBBHIBBhh")  # r_len .. r_maintype: 16 bytes
 _DESC = struct.Struct("<hB")
@@ -231,6 +256,24 @@ def to_raw(value: float | None, scale: float = 1.0, invalid: int = DATA_INVALID)
     if value is None:
         return invalid
     return max(-32000, min(32767, round(value / scale)))
+
+
+def co2_mmhg(raw: int, amb_raw: int) -> float | None:
+    """A CO2 group fraction (1/100 %) as mmHg at the ambient pressure (1/10 mmHg).
+
+    This is how VSCapture shows EtCO2 in mmHg (``et * amb_press`` x 1e-5). ``None`` when
+    either is a special value or the pressure is not positive. Rounded to 0.1 mmHg.
+    """
+    if is_special(raw) or is_special(amb_raw) or amb_raw <= 0:
+        return None
+    return round(raw * amb_raw * 1e-5, 1)
+
+
+def co2_raw(mmhg: float | None, amb_mmhg: float) -> int:
+    """Inverse of :func:`co2_mmhg`: mmHg at ``amb_mmhg`` as 1/100 % (``None``: invalid)."""
+    if mmhg is None:
+        return DATA_INVALID
+    return to_raw(100.0 * mmhg / amb_mmhg, 0.01)
 
 
 # -- records ------------------------------------------------------------------------------

@@ -55,7 +55,7 @@ def scaled_samples(raw: Sequence[int], scale: float) -> tuple[float | None, ...]
 
 
 class GeS5HostCodec(HostCodec):
-    """Decodes S/5 displayed values (ECG HR, NIBP, SpO2, pulse rate) and ECG/pleth waves.
+    """Decodes S/5 displayed values (ECG HR, NIBP, SpO2, pulse rate, CO2) and ECG/pleth waves.
 
     The monitor sends nothing until asked: :meth:`start` queues the requests once.
 
@@ -66,6 +66,11 @@ class GeS5HostCodec(HostCodec):
       only when the result changes. Its time is the measurement time from the AUX
       subrecord when known, else the record time; the monitor's "older than 60 s" label
       bit adds :attr:`Flag.STALE`.
+    - CO2 (a measuring gas module only): EtCO2 and FiCO2 in mmHg (the 1/100 % fractions
+      at the ambient pressure the group carries), and the rate as ``AWRR`` (or as ``RR``
+      when an older monitor says it comes from the impedance). Occlusion or air leak add
+      :attr:`Flag.SENSOR_DISCONNECT` (a sampling-line problem), calibrating or zeroing
+      :attr:`Flag.INVALID`, the monitor's CO2 apnea :attr:`Flag.APNEA`.
     - Special values (at or below -32001) become ``None`` with :attr:`Flag.INVALID`;
       groups whose module is absent (status bit 0 clear) are skipped.
 
@@ -191,9 +196,33 @@ class GeS5HostCodec(HostCodec):
             off = set() if spo2.status & frames.STATUS_ACTIVE else {Flag.SENSOR_OFF}
             self._value("SPO2", spo2.values[0], 0.01, when, set(off))
             self._value("PR", spo2.values[1], 1.0, when, set(off))
+        co2 = phdb.group(frames.OFF_CO2, 4)
+        # A gas module in the rack that is not measuring is no capnography: nothing is
+        # published (the rules' CO2_LINE notices a capnograph that stops giving values).
+        if co2.exists and co2.status & frames.STATUS_ACTIVE:
+            self._co2(co2, level, when)
+
+    def _co2(self, group: Group, level: int, when: float) -> None:
+        et, fi, rr, amb = group.values
+        flags: set[str] = set()
+        if group.status & (frames.CO2_OCCLUSION | frames.CO2_AIR_LEAK):
+            flags.add(Flag.SENSOR_DISCONNECT)  # no (or a diluted) sample reaches the sensor
+        if group.status & (frames.CO2_CALIBRATING | frames.CO2_ZEROING):
+            flags.add(Flag.INVALID)  # a routine pause of a few seconds, not a reading
+        if group.status & frames.CO2_APNEA:
+            flags.add(Flag.APNEA)
+        self._publish("ETCO2", frames.co2_mmhg(et, amb), when, set(flags))
+        self._publish("FICO2", frames.co2_mmhg(fi, amb), when, set(flags))
+        source = group.label & frames.CO2_RR_SOURCE_MASK
+        if level >= frames.CO2_RR_ALWAYS_CO2_LEVEL or source == frames.CO2_RR_SOURCE_CO2:
+            self._value("AWRR", rr, 1.0, when, set(flags))
+        elif source == frames.CO2_RR_SOURCE_IMPEDANCE:
+            self._value("RR", rr, 1.0, when, set())  # the chest, not the airway
 
     def _value(self, metric: str, raw: int, scale: float, when: float, flags: set[str]) -> None:
-        value = frames.value_or_none(raw, scale)
+        self._publish(metric, frames.value_or_none(raw, scale), when, flags)
+
+    def _publish(self, metric: str, value: float | None, when: float, flags: set[str]) -> None:
         if value is None:
             flags = flags | {Flag.INVALID}
         self._emit(Observation.of(metric, value, when, self.device_id, frozenset(flags)))

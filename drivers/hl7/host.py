@@ -27,12 +27,30 @@ MDC_METRICS: dict[str, str] = {
     "150301": "NIBP_SYS", "MDC_PRESS_CUFF_SYS": "NIBP_SYS",
     "150302": "NIBP_DIA", "MDC_PRESS_CUFF_DIA": "NIBP_DIA",
     "150303": "NIBP_MEAN", "MDC_PRESS_CUFF_MEAN": "NIBP_MEAN",
+    # Capnography (docs/devices/hl7.md). End-tidal CO2: 151708 (term 20636) is
+    # MDC_CONC_AWAY_CO2_ET, which the 11073 gas harmonisation uses for partial pressure
+    # and concentration alike (OBX-6 says which) and some senders name MDC_AWAY_CO2_ET;
+    # 151728 (term 20656) is the older MDC_AWAY_CO2_ET that Philips exports.
+    "151708": "ETCO2", "MDC_CONC_AWAY_CO2_ET": "ETCO2", "MDC_AWAY_CO2_ET": "ETCO2",
+    "151728": "ETCO2",
+    # Inspired CO2: 151716 MDC_CONC_AWAY_CO2_INSP (term 20644); the inspired minimum,
+    # 151718 MDC_CONC_AWAY_CO2_INSP_MIN (20646) and 151738 MDC_AWAY_CO2_INSP_MIN (20666).
+    "151716": "FICO2", "MDC_CONC_AWAY_CO2_INSP": "FICO2",
+    "151718": "FICO2", "MDC_CONC_AWAY_CO2_INSP_MIN": "FICO2",
+    "151738": "FICO2", "MDC_AWAY_CO2_INSP_MIN": "FICO2",
+    # Respiration rate from the airway (the capnograph): 151570 MDC_AWAY_RESP_RATE and
+    # 151594 MDC_CO2_RESP_RATE. From the chest (impedance) or unspecified: RR.
+    "151570": "AWRR", "MDC_AWAY_RESP_RATE": "AWRR",
+    "151594": "AWRR", "MDC_CO2_RESP_RATE": "AWRR",
+    "151578": "RR", "MDC_TTHOR_RESP_RATE": "RR",
+    "151562": "RR", "MDC_RESP_RATE": "RR",
 }
 """OBX-3 code (numeric or reference id) -> metric alias."""
 
 # Units that need converting to the metric's unit (MDC_DIM_KILO_PASCAL = 4*65536 + 3843).
 _KPA = {"265987", "MDC_DIM_KILO_PASCAL", "kPa", "KPA"}
 _MMHG_PER_KPA = 7.50062
+_PERCENT = {"262688", "MDC_DIM_PERCENT", "%"}
 
 INVALID_VALUES = frozenset({"-100"})
 """Values some monitors (Mindray-style) send for "no measurement"."""
@@ -44,6 +62,10 @@ VALID_RANGES: dict[str, tuple[float, float]] = {
     "NIBP_SYS": (0.0, 400.0),
     "NIBP_DIA": (0.0, 400.0),
     "NIBP_MEAN": (0.0, 400.0),
+    "ETCO2": (0.0, 150.0),
+    "FICO2": (0.0, 150.0),
+    "AWRR": (0.0, 200.0),
+    "RR": (0.0, 200.0),
 }
 """Values a monitor can measure (%, /min, mmHg). A number outside is not a reading: the
 message lost bytes (``-100`` shorn of a digit, two fields run together), and is rejected."""
@@ -52,12 +74,18 @@ message lost bytes (``-100`` shorn of a digit, two fields run together), and is 
 _UNITS: dict[str, frozenset[str]] = {
     "percent": frozenset({"262688", "MDC_DIM_PERCENT", "%"}),
     "rate": frozenset({"264864", "MDC_DIM_BEAT_PER_MIN", "/min", "{beats}/min", "bpm",
-                       "BPM"}),
+                       "BPM", "264928", "MDC_DIM_RESP_PER_MIN", "{breaths}/min",
+                       "{breath}/min", "rpm", "brpm"}),
     "pressure": frozenset({"266016", "MDC_DIM_MMHG", "mmHg", "mm[Hg]", "MMHG", "265987",
                            "MDC_DIM_KILO_PASCAL", "kPa", "KPA"}),
 }
 _UNIT_FAMILY = {"SPO2": "percent", "HR": "rate", "PR": "rate", "NIBP_SYS": "pressure",
-                "NIBP_DIA": "pressure", "NIBP_MEAN": "pressure"}
+                "NIBP_DIA": "pressure", "NIBP_MEAN": "pressure", "ETCO2": "pressure",
+                "FICO2": "pressure", "AWRR": "rate", "RR": "rate"}
+_CO2 = frozenset({"ETCO2", "FICO2"})
+_CAPNO = frozenset({"ETCO2", "FICO2", "AWRR"})
+_PRESSURES = frozenset({"NIBP_SYS", "NIBP_DIA", "NIBP_MEAN", "ETCO2", "FICO2"})
+"""Metrics in mmHg that a monitor may send in kPa."""
 _SET_ID = re.compile(r"^\d*$")
 _VALUE_TYPE = re.compile(r"^([A-Z]{2,3})?$")
 _MDC_CODE = re.compile(r"^\d*$")
@@ -74,13 +102,18 @@ _NIBP = frozenset({"NIBP_SYS", "NIBP_DIA", "NIBP_MEAN"})
 def technical_event(name: str) -> frozenset[str]:
     """Metrics a technical-alert OBX (``MDC_EVT_...`` reference id) says are sensor-off.
 
-    ASSUMPTION: matched on the name (probe/sensor or lead, with off/disconnected/unplugged)
+    ASSUMPTION: matched on the name (probe/sensor or lead, with off/disconnected/unplugged;
+    for the capnograph, a name with CO2 or AWAY and off/disconnected/unplugged/occluded)
     because the numeric event codes could not be checked against the standard here.
     """
     name = name.upper()
     if not name.startswith("MDC_EVT_") or not any(
-        k in name for k in ("OFF", "DISCONN", "UNPLUG")
+        k in name for k in ("OFF", "DISCONN", "UNPLUG", "OCCL")
     ):
+        return frozenset()
+    if "CO2" in name or "AWAY" in name:
+        return _CAPNO  # the capnograph's sampling line or sensor
+    if "OCCL" in name:
         return frozenset()
     if "PROBE" in name or "SENSOR" in name:
         return frozenset({"SPO2", "PR"})
@@ -101,7 +134,7 @@ def _zone(name: str) -> tzinfo | None:
 
 
 class Hl7HostCodec(HostCodec):
-    """Decodes HL7 v2 ORU^R01 results into HR, PR, SpO2 and NIBP observations.
+    """Decodes HL7 v2 ORU^R01 results into HR, PR, SpO2, NIBP and capnography observations.
 
     Every MLLP block gets an original-mode ACK in :meth:`data_to_send`: ``AA`` when the
     message parsed (other message types are accepted and ignored), ``AE`` when it is
@@ -110,6 +143,9 @@ class Hl7HostCodec(HostCodec):
 
     - OBX-3 is matched on its numeric MDC code or its reference id.
     - The time of each value is OBX-14, else OBR-7 of its order, else MSH-7.
+    - Capnography: EtCO2 and FiCO2 (mmHg; kPa converted, a percentage cannot be and gives
+      ``None``), the airway respiration rate (``AWRR``) and the chest-impedance or
+      unspecified rate (``RR``); :data:`MDC_METRICS` lists the codes.
     - ``-100``, an empty value, a non-number or result status ``X`` give ``None`` with
       :attr:`Flag.INVALID`; abnormal flags (OBX-8) give :attr:`Flag.OUT_OF_LIMIT`; a
       probe-off or lead-off technical alert OBX in the same message gives
@@ -214,10 +250,14 @@ class Hl7HostCodec(HostCodec):
         value = _number(seg.component(5, 1, enc))
         if seg.field(11).strip().upper() == "X":  # "results cannot be obtained"
             value = None
-        if value is not None and metric in _NIBP:
+        if value is not None and metric in _PRESSURES:
             unit = {seg.component(6, 1, enc).strip(), seg.component(6, 2, enc).strip()}
             if unit & _KPA:
                 value = round(value * _MMHG_PER_KPA, 1)
+            elif metric in _CO2 and unit & _PERCENT:
+                # A CO2 fraction needs the ambient pressure to be mmHg; the message does
+                # not carry it, and 760 mmHg would be wrong away from sea level.
+                value = None
         if value is None:
             flags.add(Flag.INVALID)
         if metric in off:
@@ -291,7 +331,8 @@ def check_result(message: Message) -> None:
             raise FrameError(f"{metric}: {text[:20]!r} is outside {lo:g}..{hi:g}")
         units = {seg.component(6, 1, enc).strip(), seg.component(6, 2, enc).strip()}
         family = _UNIT_FAMILY[metric]
-        if any(units & other for kind, other in _UNITS.items() if kind != family):
+        allowed = {family, "percent"} if metric in _CO2 else {family}  # CO2 may be in %
+        if any(units & other for kind, other in _UNITS.items() if kind not in allowed):
             raise FrameError(f"{metric}: OBX-6 {seg.field(6)[:40]!r} is not a {family} unit")
 
 

@@ -43,6 +43,11 @@ PLAUSIBLE: dict[str, tuple[float, float]] = {
     "NIBP_SYS": (1.0, 300.0),
     "NIBP_DIA": (1.0, 300.0),
     "NIBP_MEAN": (1.0, 300.0),
+    # Capnography, mmHg and /min: the measuring ranges of sidestream capnographs (0-150
+    # mmHg CO2, 0-150 breaths/min). A rate of 0 is a valid reading: no breath.
+    "ETCO2": (0.0, 150.0),
+    "FICO2": (0.0, 150.0),
+    "AWRR": (0.0, 150.0),
 }
 """Inclusive plausible range per metric; a value outside it is an artifact."""
 

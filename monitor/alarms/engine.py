@@ -17,6 +17,12 @@ seconds (10 s) of the pause, the timer resumes where it was; after a longer gap,
 valid sample not meeting the condition, it restarts from zero. Time is advanced to every
 input's time first, so deadlines that fell between inputs fire at their exact data time.
 
+Capnography (EtCO2, airway respiration rate) follows the same pattern. APNEA is judged from
+the two together and the capnograph's own apnea flag (:func:`_breath_states`). A
+capnograph's sampling-line problem is its own technical condition (CO2_LINE, kept in
+``capno_off``), never the oximeter's SENSOR_OFF. The capnography watchdogs run only on a
+bed that has shown valid capnography.
+
 See ``docs/alarms.md`` for the rule table and the lifecycle.
 """
 
@@ -43,6 +49,7 @@ from monitor.domain.models import (
     AlarmEvent,
     DeviceState,
     DeviceStatus,
+    Flag,
     Observation,
 )
 
@@ -57,8 +64,16 @@ __all__ = [
 # Engine state
 # --------------------------------------------------------------------------------------
 
-CONTINUOUS_METRICS = frozenset({"HR", "PR", "SPO2"})
+OXIMETER_METRICS = frozenset({"SPO2", "PR", "PI"})
+"""What an oximeter measures: its probe is off or on by these."""
+
+CONTINUOUS_METRICS = frozenset({"HR", "PR", "SPO2", "ETCO2", "AWRR"})
 """Metrics the sustained rules use (NIBP readings are handled one reading at a time)."""
+
+CAPNO_METRICS = frozenset({"ETCO2", "FICO2", "AWRR"})
+"""What a capnograph sends. Its sampling-line state (``capno_off``) is kept apart from the
+oximeter's sensor state: a blocked CO2 line never suppresses the SpO2 rules, and a valid
+EtCO2 never ends an oximeter's SENSOR_OFF."""
 
 _EPS = 1e-9  # "above 1.20 x baseline" must not fire on 1.2 * 125 = 150.00000000000003
 
@@ -125,6 +140,10 @@ class BedState:
         artifacts: count of artifact samples per metric (``NIBP`` for whole readings).
         last_heard: last data time per streaming device (DEVICE_LOST watchdog).
         sensor_off: devices reporting sensor off, with the time it started.
+        capno_off: capnographs reporting a sampling-line or sensor problem (occlusion,
+            leak, line off), with the time it started.
+        capno_watch_from: the no-valid-capnography watchdog counts from here at the
+            earliest (a capnograph's device came back after DEVICE_LOST).
         spo2_device: the device the SpO2 comes from.
         pending_nibp: NIBP components waiting to form a reading.
         pending_since: when the first of them arrived.
@@ -149,6 +168,8 @@ class BedState:
     artifacts: Mapping[str, int] = field(default_factory=dict)
     last_heard: Mapping[str, float] = field(default_factory=dict)
     sensor_off: Mapping[str, float] = field(default_factory=dict)
+    capno_off: Mapping[str, float] = field(default_factory=dict)
+    capno_watch_from: float | None = None
     spo2_device: str | None = None
     pending_nibp: tuple[Observation, ...] = ()
     pending_since: float | None = None
@@ -195,6 +216,12 @@ class BedState:
 # Engine: a mutable working copy local to one call (the input state is never touched)
 # --------------------------------------------------------------------------------------
 
+_BREATH = "BREATH"
+"""The APNEA conditions' own "metric": judged from EtCO2, the airway rate and the
+capnograph's apnea flag together (:func:`_breath_states`), never from one sample."""
+_APNEA_FLAG = "CO2_APNEA"
+"""Track: 1 while the capnograph's latest sample carries :attr:`Flag.APNEA`, else 0."""
+
 # Sustained conditions: key -> (rule, metric)
 _CONDITIONS: dict[str, tuple[str, str]] = {
     "SPO2_LOW": ("SPO2_LOW", "SPO2"),
@@ -202,10 +229,17 @@ _CONDITIONS: dict[str, tuple[str, str]] = {
     "SPO2_SEVERE/fast": ("SPO2_SEVERE", "SPO2"),
     "HR_LIMIT": ("HR_LIMIT", "HR"),
     "HR_RISE": ("HR_RISE", "HR"),
+    "RR_LOW": ("RR_LOW", "AWRR"),
+    "ETCO2_HIGH": ("ETCO2_HIGH", "ETCO2"),
+    "ETCO2_LOW": ("ETCO2_LOW", "ETCO2"),
+    "APNEA": ("APNEA", _BREATH),  # no breath by the values (rate 0, or EtCO2 floor)
+    "APNEA/device": ("APNEA", _BREATH),  # the capnograph itself reports apnea
 }
 _SPO2_RULES = ("SPO2_LOW", "SPO2_SEVERE")
+_CAPNO_RULES = ("RR_LOW", "ETCO2_HIGH", "ETCO2_LOW")
+_BREATH_METRICS = ("ETCO2", "AWRR")
 _HR_RISE_SLOTS = ("HR_RISE", "HR_SOURCE_DISAGREE")
-_UNITS = {"SPO2": "%", "HR": " bpm", "PR": " bpm"}
+_UNITS = {"SPO2": "%", "HR": " bpm", "PR": " bpm", "ETCO2": " mmHg", "AWRR": " /min"}
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -227,6 +261,7 @@ class _Work:
         self.artifacts = dict(state.artifacts)
         self.last_heard = dict(state.last_heard)
         self.sensor_off = dict(state.sensor_off)
+        self.capno_off = dict(state.capno_off)
         self.events: list[AlarmEvent] = []
         self.now = state.now
 
@@ -237,6 +272,7 @@ class _Work:
         return replace(
             self.s, now=self.now, alarms=self.alarms, timers=self.timers, tracks=self.tracks,
             artifacts=self.artifacts, last_heard=self.last_heard, sensor_off=self.sensor_off,
+            capno_off=self.capno_off,
         )
 
     # ---- alarm slots ---------------------------------------------------------------
@@ -303,8 +339,13 @@ class _Work:
     def _worsened(self, alarm: ActiveAlarm, value: float | None) -> bool:
         if value is None or alarm.announced is None or alarm.worse == 0:
             return False
-        if alarm.rule.startswith("SPO2"):
-            return (alarm.announced - value) * alarm.worse <= -self.rules.reannounce_spo2_points
+        points = {"SPO2_LOW": self.rules.reannounce_spo2_points,
+                  "SPO2_SEVERE": self.rules.reannounce_spo2_points,
+                  "ETCO2_HIGH": self.rules.reannounce_etco2_mmhg,
+                  "ETCO2_LOW": self.rules.reannounce_etco2_mmhg,
+                  "RR_LOW": self.rules.reannounce_rr_per_min}.get(alarm.rule)
+        if points is not None:
+            return (alarm.announced - value) * alarm.worse <= -points + _EPS
         frac = (self.rules.reannounce_bp_fraction if alarm.rule.startswith("BP")
                 else self.rules.reannounce_hr_fraction)
         if alarm.worse > 0:
@@ -345,6 +386,7 @@ def _deadlines(w: _Work) -> list[tuple[float, int, str]]:
         due = _nibp_due(w)
         if due is not None:
             out.append((due, 5, "nibp_overdue"))
+        out.extend(_capno_deadlines(w))
     for key, alarm in w.alarms.items():
         when = alarms.deadline(alarm)
         if when is not None:
@@ -381,6 +423,8 @@ def _fire(w: _Work, what: str, t: float) -> None:
         track = w.tracks[key]
         w.tracks[key] = replace(track, until=None)
         _pause_timers(w, key, t)
+        if key in (*_BREATH_METRICS, _APNEA_FLAG):
+            _breath(w, t)
     elif kind == "sensor":
         w.raise_alarm("SENSOR_OFF/" + key, "SENSOR_OFF", t, None,
                       message=f"Sensor off or disconnected on device {key}")
@@ -390,6 +434,16 @@ def _fire(w: _Work, what: str, t: float) -> None:
                       message=f"No data from device {key} for {t - heard:g} s")
     elif kind == "nibp_overdue":
         _fire_nibp_overdue(w, t)
+    elif kind == "capno_line":
+        w.raise_alarm("CO2_LINE/" + key, "CO2_LINE", t, None,
+                      message=f"Capnography sampling line problem on device {key} "
+                      "(occlusion, leak or line off): check the line and the cannula")
+    elif kind == "capno_data":
+        last = _capno_last_valid(w)
+        since = t - last[0] if last is not None else None
+        w.raise_alarm("CO2_LINE/" + key, "CO2_LINE", t, since,
+                      message=f"No valid capnography from device {key} for "
+                      f"{_fmt(since)} s: check the sampling line")
     elif kind == "alarm":
         new, events = alarms.due(w.s.bed_id, w.alarms[key], t, w.rules.escalation)
         w.alarms[key] = new
@@ -405,6 +459,8 @@ def _fire(w: _Work, what: str, t: float) -> None:
 def _delay(w: _Work, key: str) -> float:
     if key == "SPO2_SEVERE/fast":
         return w.rules["SPO2_SEVERE"].p("delay_fast")
+    if key == "APNEA/device":
+        return w.rules["APNEA"].p("device_delay")
     return w.rules[_CONDITIONS[key][0]].delay
 
 
@@ -420,6 +476,8 @@ def _threshold(w: _Work, key: str) -> float:
         hr_b, _ = w.s.baselines_in_force()
         assert hr_b is not None and hr_b.hr is not None
         return hr_b.hr * r["HR_RISE"].p("factor")
+    if key in _CAPNO_RULES:
+        return r[key].p("threshold")
     raise KeyError(key)
 
 
@@ -429,6 +487,8 @@ def _hit(w: _Work, key: str, value: float) -> bool:
         return value >= lim.p("high") or value <= lim.p("low")
     if key == "HR_RISE":
         return value > _threshold(w, key) + _EPS
+    if key == "ETCO2_HIGH":
+        return value > _threshold(w, key)
     return value < _threshold(w, key)
 
 
@@ -447,6 +507,8 @@ def _applicable(w: _Work, key: str) -> bool:
     if rule_id == "HR_RISE":
         hr_b, _ = w.s.baselines_in_force()
         return hr_b is not None and hr_b.hr is not None
+    if rule_id in _CAPNO_RULES:
+        return not w.capno_off
     return True
 
 
@@ -454,6 +516,24 @@ def _pause_timers(w: _Work, metric: str, t: float) -> None:
     for key, timer in list(w.timers.items()):
         if _CONDITIONS[key][1] == metric and timer.run_start is not None:
             w.timers[key] = replace(timer, acc=timer.held(t), run_start=None, paused_at=t)
+
+
+def _run_timer(w: _Work, key: str, t: float) -> None:
+    """The condition ``key`` holds at ``t``: start its timer, or resume a paused one.
+
+    A timer paused by an artifact or a data gap resumes with the time it had if the gap
+    was at most ``artifact_gap``; after a longer gap it restarts from zero.
+    """
+    timer = w.timers.get(key)
+    if timer is None:
+        timer = Timer(run_start=t)
+    elif timer.run_start is None:
+        assert timer.paused_at is not None
+        if t - timer.paused_at <= w.rules.artifact_gap:
+            timer = replace(timer, run_start=t, paused_at=None)
+        else:
+            timer = Timer(run_start=t)
+    w.timers[key] = timer
 
 
 def _continuous_sample(w: _Work, obs: Observation, t: float) -> None:
@@ -466,16 +546,7 @@ def _continuous_sample(w: _Work, obs: Observation, t: float) -> None:
         if not _applicable(w, key) or not _hit(w, key, value):
             w.timers.pop(key, None)
             continue
-        timer = w.timers.get(key)
-        if timer is None:
-            timer = Timer(run_start=t)
-        elif timer.run_start is None:
-            assert timer.paused_at is not None
-            if t - timer.paused_at <= w.rules.artifact_gap:
-                timer = replace(timer, run_start=t, paused_at=None)
-            else:
-                timer = Timer(run_start=t)
-        w.timers[key] = timer
+        _run_timer(w, key, t)
     if metric == "SPO2":
         for rule_id in _SPO2_RULES:
             _follow(w, rule_id, t, value, any(
@@ -491,6 +562,11 @@ def _continuous_sample(w: _Work, obs: Observation, t: float) -> None:
                 _check_agreement(w, t)
     elif metric == "PR" and "HR_SOURCE_DISAGREE" in w.alarms:
         _check_agreement(w, t)
+    elif metric in _BREATH_METRICS:
+        for key, (rule_id, cond_metric) in _CONDITIONS.items():
+            if cond_metric == metric:
+                _follow(w, rule_id, t, value, _hit(w, key, value))
+        _breath(w, t)
 
 
 def _follow(w: _Work, key: str, t: float, value: float, holds: bool) -> None:
@@ -511,6 +587,13 @@ def _message(w: _Work, rule_id: str, value: float, t: float) -> str:
     if rule_id == "HR_LIMIT":
         return (f"Heart rate {_fmt(value, ' bpm')} outside {_fmt(r.p('low'))}-"
                 f"{_fmt(r.p('high'))} bpm")
+    if rule_id == "ETCO2_HIGH":
+        return f"EtCO2 {_fmt(value, ' mmHg')} above {_fmt(r.p('threshold'), ' mmHg')}"
+    if rule_id == "ETCO2_LOW":
+        return f"EtCO2 {_fmt(value, ' mmHg')} below {_fmt(r.p('threshold'), ' mmHg')}"
+    if rule_id == "RR_LOW":
+        return (f"Respiration rate {_fmt(value, ' /min')} below "
+                f"{_fmt(r.p('threshold'), ' /min')}")
     if rule_id in _HR_RISE_SLOTS:
         hr_b, _ = w.s.baselines_in_force()
         base = hr_b.hr if hr_b else None
@@ -536,6 +619,9 @@ def _fire_timer(w: _Work, key: str, t: float) -> None:
     timer = w.timers[key]
     w.timers[key] = replace(timer, fired=True)
     rule_id, metric = _CONDITIONS[key]
+    if rule_id == "APNEA":
+        _raise_apnea(w, key, t)
+        return
     value = w.tracks[metric].value
     assert value is not None
     if rule_id == "HR_RISE":
@@ -554,6 +640,7 @@ def _fire_timer(w: _Work, key: str, t: float) -> None:
         threshold = high if worse > 0 else w.rules["HR_LIMIT"].p("low")
     else:
         threshold = _threshold(w, key)
+        worse = 1 if rule_id == "ETCO2_HIGH" else -1
     delay = _delay(w, key)
     w.raise_alarm(rule_id, rule_id, t, value, threshold=threshold, worse=worse, delay=delay,
                   message=f"{_message(w, rule_id, value, t)} for {delay:g} s")
@@ -609,10 +696,155 @@ def _sensor_on(w: _Work, device: str, t: float) -> None:
         w.clear_alarm("SENSOR_OFF/" + device, t, None, "sensor back on")
 
 
+def _capno_off_start(w: _Work, device: str, t: float) -> None:
+    """The capnograph reports a sampling-line problem: a technical condition, not apnea.
+
+    EtCO2 and rate mean nothing now, so RR_LOW and ETCO2_* end and every capnography timer
+    restarts from zero. An active APNEA is *not* ended: the patient may still not be
+    breathing, and only a sample that shows a breath ends it.
+    """
+    if device in w.capno_off:
+        return
+    w.capno_off[device] = t
+    for rule_id in _CAPNO_RULES:
+        w.end_alarm(rule_id, t, "capnography rules suppressed: sampling line problem")
+    for key in [k for k in w.timers if _CONDITIONS[k][0] in (*_CAPNO_RULES, "APNEA")]:
+        del w.timers[key]
+
+
+def _capno_valid(w: _Work, device: str, t: float) -> None:
+    """A valid capnography sample: the line works (CO2_LINE ends)."""
+    w.capno_off.pop(device, None)
+    w.clear_alarm("CO2_LINE/" + device, t, None, "valid capnography again")
+
+
+def _has_capno(w: _Work) -> bool:
+    """The bed has shown valid capnography (the capnography watchdogs run only then)."""
+    return any(m in w.tracks for m in _BREATH_METRICS)
+
+
+def _capno_last_valid(w: _Work) -> tuple[float, str] | None:
+    """Time and device of the latest valid EtCO2 or airway-rate sample."""
+    seen = [(tr.time, tr.device_id) for m in _BREATH_METRICS
+            if (tr := w.tracks.get(m)) is not None and tr.time is not None]
+    return max(seen) if seen else None
+
+
+def _capno_deadlines(w: _Work) -> list[tuple[float, int, str]]:
+    """CO2_LINE: the device reports a line problem, or no valid capnography for a while."""
+    rules = w.rules
+    if not rules.enabled("CO2_LINE") or not _has_capno(w):
+        return []
+    rule = rules["CO2_LINE"]
+    out = [(since + rule.delay, 5, "capno_line:" + dev) for dev, since in w.capno_off.items()
+           if "CO2_LINE/" + dev not in w.alarms]
+    last = _capno_last_valid(w)
+    assert last is not None and w.s.monitoring_since is not None
+    at, dev = last
+    if (dev not in w.capno_off and "CO2_LINE/" + dev not in w.alarms
+            and "DEVICE_LOST/" + dev not in w.alarms):
+        # A lost device is DEVICE_LOST's; once it is back, capnography gets its full time.
+        base = max(at, w.s.monitoring_since, w.s.capno_watch_from or at)
+        out.append((base + rule.p("no_data"), 5, "capno_data:" + dev))
+    return out
+
+
+def _apnea_flag(w: _Work, obs: Observation, why: str | None, t: float) -> None:
+    """Keep the capnograph's own apnea indication (:attr:`Flag.APNEA`) as a held track."""
+    if Flag.APNEA in obs.flags and why != "sensor_off":
+        w.tracks[_APNEA_FLAG] = Track(1.0, t, t + w.rules.hold_max, obs.device_id)
+    elif why is None:
+        w.tracks[_APNEA_FLAG] = Track(0.0, t, t + w.rules.hold_max, obs.device_id)
+    elif (track := w.tracks.get(_APNEA_FLAG)) is not None and track.until is not None:
+        w.tracks[_APNEA_FLAG] = replace(track, until=None)
+
+
+def _breath_states(w: _Work, t: float) -> tuple[bool | None, bool | None]:
+    """``(no breath by the values, the capnograph reports apnea)``; ``None``: unknown.
+
+    By the values: a valid airway respiration rate of 0 (below 1 /min) or, when no rate
+    holds, a valid EtCO2 below ``etco2_floor``. A valid rate of 1 /min or more, or (with
+    no rate) an EtCO2 at or above the floor, is a breath.
+    """
+    flag = w.tracks.get(_APNEA_FLAG)
+    flagged = None if flag is None else flag.live(t)
+    device = None if flagged is None else flagged >= 1.0
+    rr = w.tracks["AWRR"].live(t) if "AWRR" in w.tracks else None
+    et = w.tracks["ETCO2"].live(t) if "ETCO2" in w.tracks else None
+    if rr is not None:
+        return rr < 1.0, device
+    if et is not None:
+        return et < w.rules["APNEA"].p("etco2_floor"), device
+    return None, device
+
+
+def _breath(w: _Work, t: float) -> None:
+    """Run the APNEA timers and keep an active APNEA in step (after any capnography input)."""
+    by_values, by_device = _breath_states(w, t)
+    off = bool(w.capno_off) or not w.rules.enabled("APNEA")
+    for key, holds in (("APNEA", by_values), ("APNEA/device", by_device)):
+        if off or holds is False:
+            w.timers.pop(key, None)
+        elif holds is None:
+            _pause_timers_keyed(w, key, t)
+        else:
+            _run_timer(w, key, t)
+    alarm = w.alarms.get("APNEA")
+    if alarm is None or not alarm.condition_active:
+        return  # onset and resumption only happen when a delay timer fires
+    if by_values or by_device:
+        w.update_alarm("APNEA", t, _apnea_value(w, t))
+    elif by_values is False:
+        w.clear_alarm("APNEA", t, _apnea_value(w, t), "breathing detected")
+
+
+def _pause_timers_keyed(w: _Work, key: str, t: float) -> None:
+    timer = w.timers.get(key)
+    if timer is not None and timer.run_start is not None:
+        w.timers[key] = replace(timer, acc=timer.held(t), run_start=None, paused_at=t)
+
+
+def _apnea_value(w: _Work, t: float) -> float | None:
+    """What an APNEA record shows: the airway rate, else the EtCO2 (``None``: neither)."""
+    for metric in ("AWRR", "ETCO2"):
+        if metric in w.tracks and (value := w.tracks[metric].live(t)) is not None:
+            return value
+    return None
+
+
+def _raise_apnea(w: _Work, key: str, t: float) -> None:
+    value = _apnea_value(w, t)
+    rule = w.rules["APNEA"]
+    delay = _delay(w, key)
+    rr = w.tracks["AWRR"].live(t) if "AWRR" in w.tracks else None
+    threshold = None
+    if key == "APNEA/device":
+        text = "The capnograph reports apnea"
+    elif rr is not None:
+        text = f"No breath for {delay:g} s: airway respiration rate {_fmt(rr, ' /min')}"
+    else:
+        threshold = rule.p("etco2_floor")
+        text = (f"No breath for {delay:g} s: EtCO2 {_fmt(value, ' mmHg')} below "
+                f"{_fmt(threshold, ' mmHg')} and no respiration rate")
+    existing = w.alarms.get("APNEA")
+    if existing is not None:
+        if not existing.condition_active:
+            w.update_alarm("APNEA", t, value, text)
+        return
+    w.raise_alarm("APNEA", "APNEA", t, value, threshold=threshold, worse=0, delay=delay,
+                  message=text)
+
+
 def _heard(w: _Work, device: str, t: float, streaming: bool) -> None:
     if streaming or device in w.last_heard:
         w.last_heard[device] = t
-    w.clear_alarm("DEVICE_LOST/" + device, t, None, "data received")
+    _device_back(w, device, t, "data received")
+
+
+def _device_back(w: _Work, device: str, t: float, reason: str) -> None:
+    if "DEVICE_LOST/" + device in w.alarms:
+        w.clear_alarm("DEVICE_LOST/" + device, t, None, reason)
+        w.set(capno_watch_from=t)
 
 
 # ---- NIBP readings -------------------------------------------------------------------
@@ -827,9 +1059,18 @@ def evaluate(rules: RuleSet, state: BedState, obs: Observation) -> Result:
     metric, device = obs.metric, obs.device_id
     why = artifact_reason(obs)
     _heard(w, device, t, streaming=metric not in NIBP_METRICS)
-    if why == "sensor_off":
+    if metric in CAPNO_METRICS:
+        if why == "sensor_off":
+            _capno_off_start(w, device, t)
+        elif why is None:
+            _capno_valid(w, device, t)
+        if metric in _BREATH_METRICS:
+            _apnea_flag(w, obs, why, t)
+    elif metric in OXIMETER_METRICS and why == "sensor_off":
         _sensor_off_start(w, device, t)
-    elif why is None and device in w.sensor_off:
+    elif metric in OXIMETER_METRICS and why is None and device in w.sensor_off:
+        # Only the oximeter's own valid sample says its probe is back: on a monitor that
+        # sends ECG and SpO2 together, a valid ECG heart rate says nothing about the probe.
         _sensor_on(w, device, t)
     if metric == "SPO2":
         w.set(spo2_device=device)
@@ -848,6 +1089,8 @@ def evaluate(rules: RuleSet, state: BedState, obs: Observation) -> Result:
         if track is not None and track.until is not None:
             w.tracks[metric] = replace(track, until=None)
         _pause_timers(w, metric, t)
+        if metric in _BREATH_METRICS:
+            _breath(w, t)
         return _done(w, t)
     _continuous_sample(w, obs, t)
     return _done(w, t)
@@ -887,7 +1130,7 @@ def device_status(rules: RuleSet, state: BedState, status: DeviceStatus) -> Resu
             w.raise_alarm("DEVICE_LOST/" + device, "DEVICE_LOST", t, None,
                           message=f"Device {device} {what}")
     elif status.state == DeviceState.CONNECTED:
-        w.clear_alarm("DEVICE_LOST/" + device, t, None, "device reconnected")
+        _device_back(w, device, t, "device reconnected")
         if device in w.last_heard:
             w.last_heard[device] = t
     elif status.state == DeviceState.SENSOR_OFF:
@@ -899,7 +1142,7 @@ def start_monitoring(
     rules: RuleSet, state: BedState, now: float, user: str | None = None
 ) -> Result:
     """Start monitoring the bed: the technical watchdogs (NIBP_OVERDUE, DEVICE_LOST,
-    SENSOR_OFF, NO_BASELINE) run from now. Physiological rules run whenever data arrive.
+    SENSOR_OFF, NO_BASELINE, CO2_LINE) run from now. Physiological rules run whenever data arrive.
     """
     w, t = _start(rules, state, now)
     if w.s.monitoring:
@@ -919,6 +1162,7 @@ def stop_monitoring(rules: RuleSet, state: BedState, now: float, user: str) -> R
         w.end_alarm(key, t, "monitoring stopped", user)
     w.timers.clear()
     w.sensor_off.clear()
+    w.capno_off.clear()
     w.set(monitoring_since=None, repeat_due=None)
     w.events.append(w.bed_event("monitoring_stop", t, user=user))
     return _done(w, t)

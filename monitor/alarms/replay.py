@@ -36,14 +36,16 @@ from monitor.alarms.engine import (
 from monitor.domain.errors import RuleError
 from monitor.domain.models import AlarmEvent, Flag, Observation
 
-METRICS = ("HR", "PR", "SPO2", "NIBP_SYS", "NIBP_DIA", "NIBP_MEAN")
+METRICS = ("HR", "PR", "SPO2", "NIBP_SYS", "NIBP_DIA", "NIBP_MEAN", "ETCO2", "FICO2", "AWRR",
+           "RR")
 """Metrics a replay CSV may hold."""
 
 PRINTED_EVENTS = ("onset", "escalation", "end")
 """The event kinds replay prints."""
 
 DEVICES = {"HR": "ecg", "PR": "oximeter", "SPO2": "oximeter",
-           "NIBP_SYS": "nibp", "NIBP_DIA": "nibp", "NIBP_MEAN": "nibp"}
+           "NIBP_SYS": "nibp", "NIBP_DIA": "nibp", "NIBP_MEAN": "nibp",
+           "ETCO2": "capnograph", "FICO2": "capnograph", "AWRR": "capnograph", "RR": "ecg"}
 """Virtual device per metric (DEVICE_LOST is per device)."""
 
 WFDB_SIGNALS = {"HR": "HR", "PULSE": "PR", "SpO2": "SPO2", "NBPSys": "NIBP_SYS",
@@ -57,7 +59,7 @@ USER = "replay"
 """The user recorded for the replay's own actions (infusion start)."""
 
 _HEADER = ["time_s", "metric", "value"]
-_CONTINUOUS = ("HR", "PR", "SPO2")
+_CONTINUOUS = ("HR", "PR", "SPO2", "ETCO2", "AWRR")
 
 
 class RecordingError(ValueError):
@@ -307,8 +309,9 @@ def to_line(event: AlarmEvent) -> dict[str, Any]:
 _EPILOG = """\
 recordings:
   CSV   header time_s,metric,value (optional 4th column flags, e.g. "artifact;motion");
-        metrics HR (ECG), PR (oximeter pulse rate), SPO2, NIBP_SYS, NIBP_DIA, NIBP_MEAN;
-        an empty value is the device's invalid marker; a row "T,INFUSION_START," marks
+        metrics HR (ECG), PR (oximeter pulse rate), SPO2, NIBP_SYS, NIBP_DIA, NIBP_MEAN,
+        and capnography ETCO2, FICO2 (mmHg), AWRR (airway rate), RR (impedance rate,
+        not alarmed); an empty value is the device's invalid marker; a row "T,INFUSION_START," marks
         the infusion start. Errors (bad header, unknown metric, non-numeric value) exit 2.
   WFDB  a numerics record path, with or without .hea (HR, PULSE, SpO2, NBPSys, NBPDias,
         NBPMean); 0 means no value, NaN no sample.
@@ -322,7 +325,7 @@ behaviour:
   metric; for data coarser than 1 Hz it holds up to 1.5 x the sampling period (--hold
   overrides), so a once-a-minute low SpO2 sample counts as 60 s of low SpO2.
   Nobody acknowledges in replay: medium alarms escalate after 60 s, high after 30 s, and
-  latching alarms (BP_RISE) never end. Replay stops at the last sample's time.
+  latching alarms (BP_RISE, APNEA) never end. Replay stops at the last sample's time.
 
 output: one JSON object per line per onset / escalation / end event:
   {"t": seconds from the recording start, "rule": ..., "priority": ..., "event": ...,

@@ -50,9 +50,18 @@ _SPECS: dict[str, _Spec] = {
     "BP_LIMIT": _Spec(
         "high", False, 0.0, (0, 0), params={"systolic": (180, 80, 300), "diastolic": (110, 40, 200)}
     ),
+    # Capnography (procedural sedation: ventilation). See docs/alarms.md for the sources.
+    "APNEA": _Spec(
+        "high", False, 20.0, (0, 120), latching=True,
+        params={"etco2_floor": (5, 0, 20), "device_delay": (0, 0, 120)},
+    ),
+    "RR_LOW": _Spec("medium", False, 30.0, (0, 300), params={"threshold": (8, 1, 30)}),
+    "ETCO2_HIGH": _Spec("medium", False, 60.0, (0, 600), params={"threshold": (50, 30, 100)}),
+    "ETCO2_LOW": _Spec("medium", False, 60.0, (0, 600), params={"threshold": (25, 5, 40)}),
     "NIBP_OVERDUE": _Spec("medium", True, 1200.0, (60, 7200)),
     "DEVICE_LOST": _Spec("medium", True, 10.0, (1, 600), params={"high_after": (60, 0, 3600)}),
     "SENSOR_OFF": _Spec("medium", True, 0.0, (0, 120)),
+    "CO2_LINE": _Spec("medium", True, 0.0, (0, 120), params={"no_data": (30, 5, 600)}),
     "NO_BASELINE": _Spec("low", True, 0.0, (0, 0)),
 }
 
@@ -62,7 +71,8 @@ RULE_IDS: tuple[str, ...] = tuple(_SPECS)
 _GLOBALS: dict[str, dict[str, _Param]] = {
     "escalation": {"medium": (60, 0, 600), "high": (30, 0, 600)},
     "reannounce": {"spo2_points": (3, 0.5, 20), "hr_fraction": (0.10, 0.01, 1.0),
-                   "bp_fraction": (0.10, 0.01, 1.0)},
+                   "bp_fraction": (0.10, 0.01, 1.0), "etco2_mmhg": (5, 0.5, 50),
+                   "rr_per_min": (2, 0.5, 20)},
     "audio_pause": {"default": (120, 60, 180), "min": (60, 10, 600), "max": (180, 10, 600)},
     "data": {"hold_max": (10, 0.5, 3600), "artifact_gap": (10, 0, 3600),
              "nibp_assembly": (2, 0, 30)},
@@ -140,6 +150,8 @@ class RuleSet:
         reannounce_spo2_points: SpO2 worsening (points) that re-announces.
         reannounce_hr_fraction: HR worsening (fraction of the announced value).
         reannounce_bp_fraction: BP worsening (fraction of the announced value).
+        reannounce_etco2_mmhg: EtCO2 worsening (mmHg).
+        reannounce_rr_per_min: respiration rate worsening (/min).
         audio_pause: default audio pause, seconds.
         audio_pause_range: allowed audio pause, seconds.
         hold_max: the longest a sample's value holds without a new sample.
@@ -153,6 +165,8 @@ class RuleSet:
     reannounce_spo2_points: float = 3.0
     reannounce_hr_fraction: float = 0.10
     reannounce_bp_fraction: float = 0.10
+    reannounce_etco2_mmhg: float = 5.0
+    reannounce_rr_per_min: float = 2.0
     audio_pause: float = 120.0
     audio_pause_range: tuple[float, float] = (60.0, 180.0)
     hold_max: float = 10.0
@@ -187,10 +201,11 @@ class RuleSet:
 
         Sections: ``rules`` (per rule: ``priority``, ``delay``, ``enabled``, ``latching`` and
         its numeric parameters), ``escalation`` (``medium``, ``high``), ``reannounce``
-        (``spo2_points``, ``hr_fraction``, ``bp_fraction``), ``audio_pause`` (``default``,
-        ``min``, ``max``), ``data`` (``hold_max``, ``artifact_gap``, ``nibp_assembly``),
-        ``baseline`` (``hr_window``, ``hr_min_valid``, ``bp_window``, ``bp_min_spacing``,
-        ``bp_outlier``, ``bp_max_readings``).
+        (``spo2_points``, ``hr_fraction``, ``bp_fraction``, ``etco2_mmhg``,
+        ``rr_per_min``), ``audio_pause`` (``default``, ``min``, ``max``), ``data``
+        (``hold_max``, ``artifact_gap``, ``nibp_assembly``), ``baseline`` (``hr_window``,
+        ``hr_min_valid``, ``bp_window``, ``bp_min_spacing``, ``bp_outlier``,
+        ``bp_max_readings``).
 
         Raises:
             RuleError: unknown section, rule id or parameter; wrong type; a negative delay;
@@ -222,7 +237,9 @@ class RuleSet:
             "escalation": {k: v for k, v in self.escalation.items() if v is not None},
             "reannounce": {"spo2_points": self.reannounce_spo2_points,
                            "hr_fraction": self.reannounce_hr_fraction,
-                           "bp_fraction": self.reannounce_bp_fraction},
+                           "bp_fraction": self.reannounce_bp_fraction,
+                           "etco2_mmhg": self.reannounce_etco2_mmhg,
+                           "rr_per_min": self.reannounce_rr_per_min},
             "audio_pause": {"default": self.audio_pause, "min": self.audio_pause_range[0],
                             "max": self.audio_pause_range[1]},
             "data": {"hold_max": self.hold_max, "artifact_gap": self.artifact_gap,
@@ -289,6 +306,8 @@ def _build(base: RuleSet, config: Mapping[str, Any], *, patient: bool) -> RuleSe
         reannounce_spo2_points=values["reannounce"]["spo2_points"],
         reannounce_hr_fraction=values["reannounce"]["hr_fraction"],
         reannounce_bp_fraction=values["reannounce"]["bp_fraction"],
+        reannounce_etco2_mmhg=values["reannounce"]["etco2_mmhg"],
+        reannounce_rr_per_min=values["reannounce"]["rr_per_min"],
         audio_pause=pause["default"],
         audio_pause_range=(pause["min"], pause["max"]),
         hold_max=values["data"]["hold_max"],
@@ -306,7 +325,9 @@ def _current(rules: RuleSet, section: str) -> dict[str, float]:
     if section == "reannounce":
         return {"spo2_points": rules.reannounce_spo2_points,
                 "hr_fraction": rules.reannounce_hr_fraction,
-                "bp_fraction": rules.reannounce_bp_fraction}
+                "bp_fraction": rules.reannounce_bp_fraction,
+                "etco2_mmhg": rules.reannounce_etco2_mmhg,
+                "rr_per_min": rules.reannounce_rr_per_min}
     if section == "audio_pause":
         return {"default": rules.audio_pause, "min": rules.audio_pause_range[0],
                 "max": rules.audio_pause_range[1]}
@@ -367,6 +388,12 @@ def _check_consistency(rules: RuleSet) -> None:
     if r["BP_LIMIT"].p("diastolic") >= r["BP_LIMIT"].p("systolic"):
         raise RuleError("BP_LIMIT.diastolic must be below BP_LIMIT.systolic",
                         field="rules.BP_LIMIT.diastolic")
+    if r["ETCO2_LOW"].p("threshold") >= r["ETCO2_HIGH"].p("threshold"):
+        raise RuleError("ETCO2_LOW.threshold must be below ETCO2_HIGH.threshold",
+                        field="rules.ETCO2_LOW.threshold")
+    if r["APNEA"].p("etco2_floor") >= r["ETCO2_LOW"].p("threshold"):
+        raise RuleError("APNEA.etco2_floor must be below ETCO2_LOW.threshold",
+                        field="rules.APNEA.etco2_floor")
     b = rules.baseline
     if b["hr_min_valid"] > b["hr_window"]:
         raise RuleError("baseline.hr_min_valid must not exceed baseline.hr_window",

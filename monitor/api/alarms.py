@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from monitor.api.auth import ChargeNurse, CurrentUser
 from monitor.api.deps import AnyBedId, BedId, ServiceDep, known_bed
@@ -14,7 +14,13 @@ from monitor.api.schemas import AcknowledgeBody, AlarmSchema, AlarmSettingsBody,
 router = APIRouter(tags=["alarms"])
 
 
-@router.get("/api/alarms", response_model=list[AlarmSchema])
+AlarmId = Annotated[str, Path(min_length=1, max_length=200,
+                              description="bed/sequence/rule, as the alarm gives it")]
+
+_NO_BED: dict[int | str, dict[str, Any]] = {404: {"description": "no such bed"}}
+
+
+@router.get("/api/alarms", response_model=list[AlarmSchema], responses=_NO_BED)
 async def list_alarms(service: ServiceDep, bed_id: str | None = None) -> list[dict[str, Any]]:
     """Active alarms, highest priority then newest first."""
     if bed_id is not None:
@@ -22,7 +28,7 @@ async def list_alarms(service: ServiceDep, bed_id: str | None = None) -> list[di
     return [a.to_dict() for a in service.board.alarms(bed_id)]
 
 
-@router.get("/api/alarms/log")
+@router.get("/api/alarms/log", responses=_NO_BED)
 async def alarm_log(service: ServiceDep, bed_id: str | None = None,
                     since: float | None = None,
                     limit: Annotated[int, Query(ge=1, le=10_000)] = 500
@@ -35,7 +41,7 @@ async def alarm_log(service: ServiceDep, bed_id: str | None = None,
 
 @router.post("/api/alarms/{alarm_id:path}/acknowledge", response_model=AlarmSchema,
              responses={404: {"description": "no active alarm has this id"}})
-async def acknowledge(alarm_id: str, body: AcknowledgeBody, service: ServiceDep,
+async def acknowledge(alarm_id: AlarmId, body: AcknowledgeBody, service: ServiceDep,
                       user: CurrentUser) -> dict[str, Any]:
     """Acknowledge an alarm: its audio stops until it clears or worsens."""
     return await service.acknowledge(alarm_id, user.username, body.reason)

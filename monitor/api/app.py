@@ -22,7 +22,9 @@ Routes, one router per resource (each module documents its own):
 - :mod:`monitor.api.interfaces`: the HL7 outbox and the interfaces' counters;
 - :mod:`monitor.api.fhir`: the read-only FHIR R4 API under ``/fhir``;
 - :mod:`monitor.api.live`: the ``/ws/live`` stream;
-- everything else under ``/``: the dashboard's static files (``web/``).
+- everything else under ``/``: the dashboard's static files (``web/``); a method a route
+  does not take is a 405 naming those it does (:mod:`monitor.api.openapi`, which also
+  documents the answers of the layers in front of the routes).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from monitor.api import (
     fhir,
     interfaces,
     live,
+    openapi,
     pages,
     patients,
     records,
@@ -56,6 +59,8 @@ from monitor.api import (
 )
 from monitor.api.auth import current_user
 from monitor.api.deps import ServiceDep
+from monitor.api.limits import BodyLimit
+from monitor.api.openapi import MethodNotAllowed
 from monitor.auth.accounts import Accounts
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import MonitorError
@@ -100,9 +105,13 @@ def create_app(settings: Settings | None = None, unit: UnitConfig | None = None,
     app.include_router(fhir.router, dependencies=[Depends(current_user)])
     app.include_router(live.router)
     errors.install(app)
+    # Inside the security headers (installed with the pages), so its refusals carry them.
+    app.add_middleware(BodyLimit, paths={"/api/records/import": reports.MAX_IMPORT_BYTES})
     pages.install_pages(app, settings, WEB_DIR)
+    openapi.install(app)
     if WEB_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+        static = StaticFiles(directory=WEB_DIR, html=True)
+        app.mount("/", MethodNotAllowed(static, app.router.routes), name="web")
     return app
 
 

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
@@ -22,7 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.datastructures import Headers
 
-from monitor.auth.accounts import Accounts, Role, User
+from monitor.auth.accounts import Accounts, Role, SignInThrottle, User
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -41,6 +42,25 @@ def accounts_of(app: Any) -> Accounts:
     """The app's accounts (opened in the lifespan)."""
     accounts: Accounts = app.state.accounts
     return accounts
+
+
+def throttle_of(app: Any) -> SignInThrottle:
+    """The app's throttle of password guesses (sign-in and the current password alike)."""
+    throttle: SignInThrottle = app.state.sign_in_throttle
+    return throttle
+
+
+def client_address(request: Request) -> str:
+    """The address a request came from: the peer, or what a proxy named with
+    ``--forwarded-allow-ips`` says (uvicorn applies ``X-Forwarded-For`` only then)."""
+    return request.client.host if request.client else "unknown"
+
+
+def too_many_attempts(wait: float) -> HTTPException:
+    """429 with ``Retry-After``: the same answer whether or not the account exists."""
+    seconds = max(1, math.ceil(wait))
+    return HTTPException(429, f"too many failed attempts: try again in {seconds} s",
+                         headers={"Retry-After": str(seconds)})
 
 
 def same_origin(headers: Headers) -> bool:

@@ -1,4 +1,5 @@
-"""Dependencies shared by the routers: the running service and a bed that exists.
+"""Dependencies shared by the routers: the running service, a bed that exists, a record id
+the database can hold.
 
 With several servers on one database (docs/deployment.md) a bed is either this server's
 or another server's. Reads take either (:data:`AnyBedId`); an action on another server's
@@ -51,3 +52,10 @@ server that has it)."""
 
 AnyBedId = Annotated[str, Depends(known_bed)]
 """A bed id from the path that names a bed of any server sharing the database (else 404)."""
+
+
+MAX_RECORD_ID = 2**63 - 1
+"""The largest id a record can have (a 64-bit column): a larger one is a 422, not a 500."""
+
+RecordId = Annotated[int, Path(ge=1, le=MAX_RECORD_ID)]
+"""A record's id in the path (patient, course, session, charted entry)."""

@@ -47,7 +47,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RecordError)
     async def conflict(_request: Request, exc: RecordError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
+        body: dict[str, str] = {"detail": str(exc)}
+        if exc.field:
+            body["field"] = exc.field  # the input the conflict is about (an identifier)
+        return JSONResponse(body, status_code=409)
 
     @app.exception_handler(RecordNotFound)
     async def not_found(_request: Request, exc: RecordNotFound) -> JSONResponse:

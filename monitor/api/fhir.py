@@ -20,6 +20,12 @@ from monitor.interop.fhir_query import SEARCH_PARAMS, FhirRecords, capability
 
 router = APIRouter(tags=["fhir"])
 
+_FHIR: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/fhir+json": {}}, "description": "a FHIR resource"}}
+_MISSING: dict[int | str, dict[str, Any]] = {
+    404: {"content": {"application/fhir+json": {}},
+          "description": "no such resource type or resource (an OperationOutcome)"}}
+
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + "/fhir"
@@ -38,13 +44,16 @@ def _outcome(exc: Exception, status: int, code: str) -> JSONResponse:
     return fhir_json(fr.outcome(code, str(exc)), status)
 
 
-@router.get("/fhir/metadata")
+@router.get("/fhir/metadata", responses=_FHIR)
 async def metadata(request: Request) -> JSONResponse:
     """The server's CapabilityStatement."""
     return fhir_json(capability(_base(request), time.time()))
 
 
-@router.get("/fhir/Patient/{patient_id}/$export")
+@router.get("/fhir/Patient/{patient_id}/$export",
+            responses={200: {"content": {"application/fhir+ndjson": {}},
+                             "description": "the course, one resource per line"},
+                       **_MISSING})
 async def export_course(patient_id: int, request: Request, service: ServiceDep,
                         course: Annotated[int, Query(description="the course id")]
                         ) -> Response:
@@ -58,7 +67,7 @@ async def export_course(patient_id: int, request: Request, service: ServiceDep,
     return Response(body, media_type=fr.NDJSON)
 
 
-@router.get("/fhir/{kind}")
+@router.get("/fhir/{kind}", responses={**_FHIR, **_MISSING})
 async def search(kind: str, request: Request, service: ServiceDep) -> JSONResponse:
     """Search (``patient``, ``encounter``, ``date`` with ge/le/gt/lt/eq, ``code``,
     ``identifier``, ``name``; ``_count``, ``_offset``) as a searchset Bundle with
@@ -86,7 +95,7 @@ async def search(kind: str, request: Request, service: ServiceDep) -> JSONRespon
     return fhir_json(fr.bundle(page, total, links, _base(request)))
 
 
-@router.get("/fhir/{kind}/{ident}")
+@router.get("/fhir/{kind}/{ident}", responses={**_FHIR, **_MISSING})
 async def read(kind: str, ident: str, request: Request, service: ServiceDep) -> JSONResponse:
     """One resource by id."""
     try:

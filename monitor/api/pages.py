@@ -1,27 +1,32 @@
 """The pages: sign-in and sign-out, the dashboard behind sign-in, the API docs behind
-sign-in, and the security headers every response carries."""
+sign-in (our own page, ``web/apidocs.html``, reading ``/openapi.json``: no script from
+elsewhere), and the security headers every response carries, a strict
+Content-Security-Policy among them."""
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from monitor.api.auth import (
     SESSION_COOKIE,
     CurrentUser,
     accounts_of,
+    client_address,
     login_redirect,
     safe_next,
     same_origin,
     set_session_cookie,
+    throttle_of,
+    too_many_attempts,
 )
 from monitor.auth.accounts import SignInThrottle, User
 from monitor.config import Settings
@@ -38,7 +43,6 @@ class Pages:
 
     web_dir: Path
     secure_cookies: bool
-    throttle: SignInThrottle
 
 
 def _pages(request: Request) -> Pages:
@@ -49,9 +53,10 @@ def _pages(request: Request) -> Pages:
 def install_pages(app: FastAPI, settings: Settings, web_dir: Path) -> None:
     """Add the sign-in page and form, sign-out, the dashboard page behind sign-in, the API
     docs behind sign-in, and the security headers."""
-    app.state.pages = Pages(web_dir, settings.secure_cookies, SignInThrottle())
+    app.state.pages = Pages(web_dir, settings.secure_cookies)
+    app.state.sign_in_throttle = SignInThrottle()
     app.include_router(router)
-    app.middleware("http")(_security_headers)
+    app.add_middleware(SecurityHeaders)
 
 
 @router.get("/login")
@@ -86,24 +91,26 @@ async def login(request: Request) -> Response:
 async def _sign_in(request: Request, username: str, password: str, next_path: str,
                    wants_json: bool) -> Response:
     pages = _pages(request)
-    address = request.client.host if request.client else "unknown"
+    throttle = throttle_of(request.app)
+    address = client_address(request)
     now = time.time()
-    wait = pages.throttle.retry_after(address, username, now)
+    wait = throttle.retry_after(address, username, now)
     if wait is not None:
         if wants_json:
-            return JSONResponse({"detail": f"too many failed sign-ins: try again in "
-                                 f"{wait:.0f} s"}, status_code=429,
-                                headers={"Retry-After": str(int(wait) + 1)})
+            raise too_many_attempts(wait)
         return login_redirect("throttled", next_path)
     try:
         user = await accounts_of(request.app).authenticate(username, password)
     except AuthError as exc:
-        pages.throttle.failed(address, username, now)
+        throttle.failed(address, username, now)
         _LOGGER.info("sign-in refused from %s", address)  # never the name or password
+        if (wait := throttle.retry_after(address, username, now)) is not None:
+            _LOGGER.warning("too many failed sign-ins (from %s among others): further "
+                            "attempts refused for %.0f s", address, wait)
         if wants_json:
             return JSONResponse({"detail": str(exc)}, status_code=401)
         return login_redirect("invalid", next_path)
-    pages.throttle.succeeded(address, username)
+    throttle.succeeded(address, username)
     token = await accounts_of(request.app).open_session(user)
     _LOGGER.info("%s signed in (%s)", user.username, user.role.value)
     response: Response = (JSONResponse(user.to_dict()) if wants_json
@@ -153,15 +160,43 @@ async def docs(request: Request) -> Response:
     """The API's documentation page, for a signed-in browser."""
     if await _signed_in(request) is None:
         return login_redirect("required", "/docs")
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="SPU Monitor API")
+    return FileResponse(_pages(request).web_dir / "apidocs.html",
+                        headers={"Cache-Control": "no-store"})
 
 
-async def _security_headers(request: Request,
-                            call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    # No framing (an acknowledge button must not be clickable through another site),
-    # no MIME sniffing, no addresses of this server leaked to other sites.
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    return response
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+"""Scripts, styles and connections (the live WebSocket included) only from this server,
+nothing inline, no framing: an injected tag can neither run nor send data elsewhere."""
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    # No framing (an acknowledge button must not be clickable through another site), no
+    # MIME sniffing, no addresses of this server leaked to other sites.
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+class SecurityHeaders:
+    """ASGI middleware: :data:`SECURITY_HEADERS` on every HTTP response (errors, static
+    files and refusals of the body limits too), unless the response set its own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -9,8 +9,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from monitor.api.auth import CurrentUser
-from monitor.api.deps import ServiceDep
-from monitor.api.schemas import CloseCourseBody, CourseBody, FollowUpBody, PatientBody
+from monitor.api.deps import RecordId, ServiceDep
+from monitor.api.schemas import (
+    CloseCourseBody,
+    CourseBody,
+    FollowUpBody,
+    NewPatientBody,
+    PatientBody,
+)
 from monitor.records import charting, courses, patients, sessions
 
 router = APIRouter(tags=["patients"])
@@ -31,7 +37,7 @@ async def list_patients(service: ServiceDep, q: Annotated[str, Query(max_length=
 
 @router.post("/api/patients", status_code=201,
              responses={409: {"description": "the identifier is taken"}})
-async def add_patient(body: PatientBody, service: ServiceDep, user: CurrentUser
+async def add_patient(body: NewPatientBody, service: ServiceDep, user: CurrentUser
                       ) -> dict[str, Any]:
     """Register a patient (identifier and family name required; 422 names a bad field)."""
     fields = body.model_dump(exclude_unset=True)
@@ -39,18 +45,20 @@ async def add_patient(body: PatientBody, service: ServiceDep, user: CurrentUser
 
 
 @router.get("/api/patients/{patient_id}", responses=_NOT_FOUND)
-async def get_patient(patient_id: int, service: ServiceDep) -> dict[str, Any]:
+async def get_patient(patient_id: RecordId, service: ServiceDep) -> dict[str, Any]:
     """A patient with their courses (each with its planned doses) and sessions."""
     patient = await patients.get(service.store, patient_id)
-    return {**patient.to_dict(),
+    beds = {a.patient_id: a.bed_id for a in service.admissions.values()}
+    return {**patient.to_dict(), "bed_id": beds.get(patient.id),
             "courses": [c.to_dict() for c in await courses.of_patient(service.store,
                                                                       patient_id)],
             "sessions": [s.to_dict() for s in await sessions.of_patient(service.store,
                                                                         patient_id)]}
 
 
-@router.patch("/api/patients/{patient_id}", responses=_NOT_FOUND)
-async def change_patient(patient_id: int, body: PatientBody, service: ServiceDep,
+@router.patch("/api/patients/{patient_id}", responses={
+    **_NOT_FOUND, 409: {"description": "the identifier belongs to another patient"}})
+async def change_patient(patient_id: RecordId, body: PatientBody, service: ServiceDep,
                          user: CurrentUser) -> dict[str, Any]:
     """Change some fields of a patient (audited with what they were)."""
     fields = body.model_dump(exclude_unset=True)
@@ -58,8 +66,9 @@ async def change_patient(patient_id: int, body: PatientBody, service: ServiceDep
                                           time.time())).to_dict()
 
 
-@router.post("/api/patients/{patient_id}/courses", status_code=201, responses=_NOT_FOUND)
-async def open_course(patient_id: int, body: CourseBody, service: ServiceDep,
+@router.post("/api/patients/{patient_id}/courses", status_code=201, responses={
+    **_NOT_FOUND, 409: {"description": "the patient has an active course"}})
+async def open_course(patient_id: RecordId, body: CourseBody, service: ServiceDep,
                       user: CurrentUser) -> dict[str, Any]:
     """Open a course with its dose plan (409 when one is active)."""
     await patients.get(service.store, patient_id)
@@ -71,7 +80,7 @@ async def open_course(patient_id: int, body: CourseBody, service: ServiceDep,
 
 
 @router.get("/api/courses/{course_id}", responses={404: {"description": "no such course"}})
-async def get_course(course_id: int, service: ServiceDep) -> dict[str, Any]:
+async def get_course(course_id: RecordId, service: ServiceDep) -> dict[str, Any]:
     """A course: its plan, its sessions and its follow-up journals."""
     course = await courses.get(service.store, course_id)
     patient_sessions = await sessions.of_patient(service.store, course.patient_id)
@@ -82,7 +91,7 @@ async def get_course(course_id: int, service: ServiceDep) -> dict[str, Any]:
 
 @router.post("/api/courses/{course_id}/close",
              responses={404: {"description": "no such course"}})
-async def close_course(course_id: int, body: CloseCourseBody, service: ServiceDep,
+async def close_course(course_id: RecordId, body: CloseCourseBody, service: ServiceDep,
                        user: CurrentUser) -> dict[str, Any]:
     """End a course as ``completed`` or ``stopped``."""
     await courses.get(service.store, course_id)
@@ -93,7 +102,7 @@ async def close_course(course_id: int, body: CloseCourseBody, service: ServiceDe
 @router.post("/api/courses/{course_id}/follow-ups", status_code=201,
              responses={404: {"description": "no such course"},
                         409: {"description": "that week has its journal"}})
-async def add_follow_up(course_id: int, body: FollowUpBody, service: ServiceDep,
+async def add_follow_up(course_id: RecordId, body: FollowUpBody, service: ServiceDep,
                         user: CurrentUser) -> dict[str, Any]:
     """A follow-up journal some weeks after the course (no bed needed)."""
     course = await courses.get(service.store, course_id)

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from monitor.api.auth import CurrentUser
-from monitor.api.deps import ServiceDep
+from monitor.api.deps import RecordId, ServiceDep
 from monitor.api.errors import invalid
 from monitor.api.schemas import CorrectionBody
 from monitor.records import charting, courses, history, patients, sessions
@@ -32,7 +32,7 @@ async def get_vocabulary() -> dict[str, Any]:
 
 
 @router.get("/api/sessions/{session_id}", responses=_NOT_FOUND)
-async def get_session(session_id: int, service: ServiceDep) -> dict[str, Any]:
+async def get_session(session_id: RecordId, service: ServiceDep) -> dict[str, Any]:
     """A session: patient, course day, doses, infusion steps, devices, the frozen baseline
     with its provenance, the nurses who acted, and its charted entries."""
     admission = await sessions.get(service.store, session_id)
@@ -53,7 +53,7 @@ async def get_session(session_id: int, service: ServiceDep) -> dict[str, Any]:
 
 
 @router.get("/api/sessions/{session_id}/trends", responses=_NOT_FOUND)
-async def session_trends(session_id: int, service: ServiceDep) -> dict[str, Any]:
+async def session_trends(session_id: RecordId, service: ServiceDep) -> dict[str, Any]:
     """The session's trends: continuous parameters as 1-minute medians, every NIBP
     reading, and the baseline band (HR x 1.2, systolic x the site's BP factor, SpO2 93 %)."""
     admission = await sessions.get(service.store, session_id)
@@ -66,7 +66,7 @@ def _bp_factor(service: Service, bed_id: str) -> float:
 
 
 @router.get("/api/sessions/{session_id}/alarms", responses=_NOT_FOUND)
-async def session_alarms(session_id: int, service: ServiceDep,
+async def session_alarms(session_id: RecordId, service: ServiceDep,
                          limit: Annotated[int, Query(ge=1, le=10_000)] = 2000
                          ) -> list[dict[str, Any]]:
     """The session's alarm log with the users' actions, newest first."""
@@ -75,7 +75,7 @@ async def session_alarms(session_id: int, service: ServiceDep,
 
 
 @router.get("/api/sessions/{session_id}/events", responses=_NOT_FOUND)
-async def session_events(session_id: int, service: ServiceDep, history: bool = False
+async def session_events(session_id: RecordId, service: ServiceDep, history: bool = False
                          ) -> list[dict[str, Any]]:
     """The session's charted entries (``history``: amended and voided versions too)."""
     await sessions.get(service.store, session_id)
@@ -85,7 +85,7 @@ async def session_events(session_id: int, service: ServiceDep, history: bool = F
 @router.post("/api/events/{event_id}/amend", status_code=201,
              responses={404: {"description": "no such entry"},
                         409: {"description": "already corrected"}})
-async def amend_event(event_id: int, body: CorrectionBody, service: ServiceDep,
+async def amend_event(event_id: RecordId, body: CorrectionBody, service: ServiceDep,
                       user: CurrentUser) -> dict[str, Any]:
     """Correct a charted entry: a new entry replaces it; the original stays, with who
     changed what, when and why."""
@@ -103,7 +103,7 @@ async def amend_event(event_id: int, body: CorrectionBody, service: ServiceDep,
 @router.post("/api/events/{event_id}/void",
              responses={404: {"description": "no such entry"},
                         409: {"description": "already corrected"}})
-async def void_event(event_id: int, body: CorrectionBody, service: ServiceDep,
+async def void_event(event_id: RecordId, body: CorrectionBody, service: ServiceDep,
                      user: CurrentUser) -> dict[str, Any]:
     """Void a charted entry (charted in error): it stays readable, marked void."""
     entry = await charting.void(service.store, event_id, body.reason, user.username,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from monitor.records.chart_content import EVENT_KINDS
+from monitor.records.charting import MAX_FOLLOW_UP_WEEK
 
 
 class LatestValueSchema(BaseModel):
@@ -29,6 +30,7 @@ class DeviceSchema(BaseModel):
     since: float | None
     detail: str
     info: dict[str, Any]
+    can_start_nibp: bool = False
 
 
 class AlarmSchema(BaseModel):
@@ -75,9 +77,10 @@ class BedSchema(BaseModel):
 
 class Acting(BaseModel):
     """An action. Who acts is the signed-in user, never a field of the body: unknown
-    fields (an old client's ``"user"``) are refused with a 422 that names them."""
+    fields (an old client's ``"user"``) are refused with a 422 that names them. Strict
+    types: ``false`` is not a dose, ``"2"`` is not a day."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class AcknowledgeBody(Acting):
@@ -141,7 +144,8 @@ class CorrectionBody(Acting):
 class ChartBody(Acting):
     """Chart a clinical event."""
 
-    kind: str = Field(description=f"one of {', '.join(EVENT_KINDS)}")
+    kind: str = Field(description=f"one of {', '.join(EVENT_KINDS)}",
+                      json_schema_extra={"enum": list(EVENT_KINDS)})
     detail: dict[str, Any] = {}
     time: float | None = Field(None, description="when it happened (default now)")
 
@@ -194,6 +198,14 @@ class PatientBody(Acting):
     medications: list[str] | None = Field(None, description="usual medication")
 
 
+class NewPatientBody(PatientBody):
+    """A patient to register: the identifier and family name are needed."""
+
+    identifier: str = Field(min_length=1, max_length=64,
+                            description="the hospital's identifier, e.g. the MRN")
+    family_name: str = Field(min_length=1, max_length=80)
+
+
 class CourseBody(Acting):
     """A course's dose plan (the protocol's when left out)."""
 
@@ -210,12 +222,13 @@ class CourseBody(Acting):
 class CloseCourseBody(Acting):
     """End a course."""
 
-    status: str = Field(description="completed or stopped")
+    status: Literal["completed", "stopped"]
 
 
 class FollowUpBody(Acting):
     """A follow-up journal, some weeks after the course."""
 
-    week: int = Field(description="weeks after the course, e.g. 2, 6, 9, 12")
+    week: int = Field(ge=1, le=MAX_FOLLOW_UP_WEEK,
+                      description="weeks after the course, e.g. 2, 6, 9, 12")
     detail: dict[str, Any] = Field(description="the journal's scores, as when charting")
     time: float | None = Field(None, description="when it was answered (default now)")

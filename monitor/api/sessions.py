@@ -99,6 +99,15 @@ async def chart_event(bed_id: BedId, body: ChartBody, service: ServiceDep,
     return await service.chart(bed_id, body.kind, body.detail, user.username, body.time)
 
 
+@router.post("/api/beds/{bed_id}/nibp", responses=_CONFLICT)
+async def start_nibp(bed_id: BedId, service: ServiceDep, user: CurrentUser,
+                     _body: Acting | None = None) -> dict[str, Any]:
+    """Ask the bed's monitor to measure NIBP now (audited). 409 when none of the bed's
+    devices lets the station start one (no supported protocol does: see
+    docs/devices/README.md); a device's view says so in ``can_start_nibp``."""
+    return await service.start_nibp(bed_id, user.username)
+
+
 @router.get("/api/beds/{bed_id}/baseline", responses={404: {"description": "no such bed"}})
 async def get_baseline(bed_id: BedId, service: ServiceDep) -> dict[str, Any] | None:
     """The bed's baselines with provenance (a preview before the infusion starts)."""

@@ -412,35 +412,93 @@ def _account(row: UserRow) -> Account:
                    row.disabled_at is not None)
 
 
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """At most ``count`` failures within ``window_s`` seconds."""
+
+    count: int
+    window_s: float
+
+
+class _Failures:
+    """Failure times per key, each key keeping only the last ``limit.count``; at most
+    ``max_keys`` keys (the oldest forgotten first), so a spray of names cannot grow memory
+    without bound."""
+
+    def __init__(self, limit: Limit, max_keys: int) -> None:
+        self.limit = limit
+        self.max_keys = max_keys
+        self._times: dict[object, deque[float]] = {}
+
+    def retry_after(self, key: object, now: float) -> float | None:
+        times = self._times.get(key)
+        if not times:
+            return None
+        while times and times[0] <= now - self.limit.window_s:
+            times.popleft()
+        if len(times) < self.limit.count:
+            return None
+        return times[0] + self.limit.window_s - now
+
+    def add(self, key: object, now: float) -> None:
+        times = self._times.pop(key, None) or deque(maxlen=self.limit.count)
+        times.append(now)
+        self._times[key] = times  # moved to the end: the most recently failed
+        while len(self._times) > self.max_keys:
+            self._times.pop(next(iter(self._times)))
+
+    def forget(self, key: object) -> None:
+        self._times.pop(key, None)
+
+
+NAME_LIMIT = Limit(20, 900.0)
+"""Failures for one name from anywhere before that account is throttled everywhere."""
+ADDRESS_LIMIT = Limit(50, 900.0)
+"""Failures from one address, over any names, before that address is throttled."""
+
+
 class SignInThrottle:
-    """Slows password guessing: after ``limit`` failed sign-ins for one username from one
-    address within ``window_s``, further attempts are refused until the window passes.
-    Per address and name, so a guesser elsewhere cannot lock a nurse out of the station.
+    """Slows password guessing with three counters of failed attempts:
+
+    - one name from one address (default 5 in 5 minutes): a nurse who mistypes at a
+      station, or a guesser at one address; other colleagues there are not locked out;
+    - one name from anywhere (20 in 15 minutes): guesses spread over many addresses
+      throttle that account everywhere, the right password included, until the window
+      passes (the price of stopping a distributed guesser: such an attack can also hold an
+      account shut, and the log shows it);
+    - one address over any names (50 in 15 minutes): one address spraying names.
+
+    Names are counted whether or not an account has them, so the answers never tell which
+    accounts exist. Success forgets that name's failures from that address only.
     """
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+    def __init__(self, limit: int = 5, window_s: float = 300.0,
+                 name_limit: Limit = NAME_LIMIT, address_limit: Limit = ADDRESS_LIMIT,
+                 max_keys: int = 10_000) -> None:
+        self._pair = _Failures(Limit(limit, window_s), max_keys)
+        self._name = _Failures(name_limit, max_keys)
+        self._address = _Failures(address_limit, max_keys)
+
+    @staticmethod
+    def _name_key(username: str) -> str:
+        # A bounded key: a 1 MB "username" must not become a 1 MB dictionary key.
+        return username.strip().lower()[:128]
 
     def retry_after(self, address: str, username: str, now: float) -> float | None:
         """Seconds to wait before the next attempt, or None when one may be made."""
-        failures = self._failures.get((address, username.strip().lower()))
-        if not failures:
-            return None
-        while failures and failures[0] <= now - self.window_s:
-            failures.popleft()
-        if len(failures) < self.limit:
-            return None
-        return failures[0] + self.window_s - now
+        name = self._name_key(username)
+        waits = [w for w in (self._pair.retry_after((address, name), now),
+                             self._name.retry_after(name, now),
+                             self._address.retry_after(address, now)) if w is not None]
+        return max(waits) if waits else None
 
     def failed(self, address: str, username: str, now: float) -> None:
         """Count a failed attempt."""
-        key = (address, username.strip().lower())
-        self._failures.setdefault(key, deque(maxlen=self.limit)).append(now)
-        if len(self._failures) > 10_000:  # bound memory under a spray of names
-            self._failures.pop(next(iter(self._failures)))
+        name = self._name_key(username)
+        self._pair.add((address, name), now)
+        self._name.add(name, now)
+        self._address.add(address, now)
 
     def succeeded(self, address: str, username: str) -> None:
-        """Forget the failures of a name that signed in."""
-        self._failures.pop((address, username.strip().lower()), None)
+        """Forget the failures of a name that signed in, from that address."""
+        self._pair.forget((address, self._name_key(username)))

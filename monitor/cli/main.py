@@ -26,7 +26,7 @@ DISCLAIMER = ("SPU Monitor is a secondary alarm display beside the bedside monit
 
 # Demo beds cycle through these so the first two minutes show the product at work.
 DEMO_SCENARIOS = ["stable", "desaturation", "hr_rise", "hypertension", "motion_artifact",
-                  "sensor_off", "disconnect", "stable"]
+                  "sensor_off", "disconnect", "apnea"]
 
 
 def _add_server_args(p: argparse.ArgumentParser, default_port: int = 8000) -> None:
@@ -37,6 +37,10 @@ def _add_server_args(p: argparse.ArgumentParser, default_port: int = 8000) -> No
     p.add_argument("--db", default=None,
                    help="SQLite file path or SQLAlchemy URL (default spu-monitor.db; "
                         "env MONITOR_DB)")
+    p.add_argument("--forwarded-allow-ips", default=None, metavar="IPS",
+                   help="reverse proxies (comma-separated addresses) whose X-Forwarded-For "
+                        "and X-Forwarded-Proto are believed (default none: those headers "
+                        "are ignored; env MONITOR_FORWARDED_ALLOW_IPS)")
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"])
 
@@ -141,8 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    values = {k: getattr(args, k) for k in ("host", "port", "db") if getattr(args, k, None)
-              is not None}
+    values = {k: getattr(args, k) for k in ("host", "port", "db", "forwarded_allow_ips")
+              if getattr(args, k, None) is not None}
     values.update({k: v for k, v in extra.items() if v is not None})
     return Settings(**values)
 
@@ -161,9 +165,7 @@ def _serve(settings: Settings, unit: UnitConfig, log_level: str,
     print(f"SPU Monitor on http://{settings.host}:{settings.port}/  ({len(unit.beds)} beds)",
           flush=True)
     print(DISCLAIMER, flush=True)
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            access_log=False)
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(app, settings, log_level))
     logging.getLogger("uvicorn.error").addFilter(_KnownStartupFailure(app))
     try:
         server.run()
@@ -176,6 +178,20 @@ def _serve(settings: Settings, unit: UnitConfig, log_level: str,
         why = str(failure) if isinstance(failure, MonitorError) else "see the log above"
         raise MonitorError(f"the server did not start: {why}")
     return 0
+
+
+def uvicorn_config(app: Any, settings: Settings, log_level: str, **options: Any) -> Any:
+    """The uvicorn configuration ``serve`` and ``demo`` run ``app`` with (the tests' live
+    server too): forwarded headers are believed only from the proxies the operator named
+    (``--forwarded-allow-ips``); without one, uvicorn's default of believing loopback is
+    off, so a client cannot claim another address with ``X-Forwarded-For``.
+    """
+    import uvicorn
+
+    proxies = settings.forwarded_allow_ips
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                          access_log=False, proxy_headers=proxies is not None,
+                          forwarded_allow_ips=proxies or "", server_header=False, **options)
 
 
 class _KnownStartupFailure(logging.Filter):
@@ -194,7 +210,8 @@ class _KnownStartupFailure(logging.Filter):
 def cmd_serve(args: argparse.Namespace) -> int:
     """``spu-monitor serve``."""
     settings = _settings(args, config=args.config)
-    unit = UnitConfig.load(settings.config) if settings.config else UnitConfig()
+    unit = (UnitConfig.load(settings.config, require_beds=True) if settings.config
+            else UnitConfig())
     if not unit.beds:
         _LOGGER.warning("no beds configured: pass --config UNIT.toml (see docs/configuration.md)")
     return _serve(settings, unit, args.log_level)
@@ -280,13 +297,16 @@ def demo_plan(beds: int) -> list[dict[str, Any]]:
     from simulators.scenarios import Patient
 
     def protocol_for(scenario_name: str, i: int) -> str:
-        # A multiparameter monitor (ECG + NIBP + SpO2) where the scenario needs ECG or NIBP.
-        full = [p for p in ("ge_s5", "hl7") if p in DEVICE_CODECS and p in drivers.PROTOCOLS
-                and p != "hl7"]
-        oximeters = [p for p in ("masimo", "nonin", "nellcor")
-                     if p in DEVICE_CODECS and p in drivers.PROTOCOLS]
-        if full and scenario_name in ("hr_rise", "hypertension", "stable", "disconnect"):
-            return full[0]
+        # A multiparameter monitor (ECG + NIBP + SpO2) where the scenario needs ECG or NIBP
+        # (the first stable bed a Philips IntelliVue, the others GE S/5); a capnograph
+        # (GE S/5's CO2) for the apnea bed; oximeters for the rest.
+        known = set(DEVICE_CODECS) & set(drivers.PROTOCOLS)
+        if scenario_name == "stable" and i == 0 and "intellivue" in known:
+            return "intellivue"
+        if scenario_name in ("hr_rise", "hypertension", "stable", "disconnect", "apnea") \
+                and "ge_s5" in known:
+            return "ge_s5"
+        oximeters = [p for p in ("masimo", "nonin", "nellcor") if p in known]
         return oximeters[i % len(oximeters)]
 
     plan = []
@@ -453,6 +473,23 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_cli.run(args)
 
 
+QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy.engine", "sqlalchemy.pool", "asyncpg",
+                 "httpx")
+"""Kept at WARNING whatever ``--log-level`` says: migrations announce every plugin at INFO
+(noise), the database drivers log each statement with its parameters at DEBUG
+(patients' names and identifiers, password hashes, token digests), and httpx each request
+(with its URL) at INFO."""
+
+
+def configure_logging(level: str) -> None:
+    """The command's logging: ``level`` for the project and uvicorn, never below WARNING
+    for :data:`QUIET_LOGGERS`."""
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 COMMANDS = {"serve": cmd_serve, "simulate": cmd_simulate, "demo": cmd_demo,
             "audit": cmd_audit, "bench": cmd_bench,
             "records": cmd_records, "report": cmd_report,
@@ -463,13 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``spu-monitor``."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "info").upper() if hasattr(args, "log_level")
-        else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Migrations announce every plugin at INFO: noise for an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging(getattr(args, "log_level", "info"))
     try:
         return COMMANDS[args.command](args)
     except (MonitorError, ValueError) as exc:

@@ -19,6 +19,7 @@ naming the bed and field at fault.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import socket
 import tomllib
@@ -79,6 +80,28 @@ class Settings(BaseSettings):
         if v:
             parse_host_port(v)
         return v or None
+
+    forwarded_allow_ips: str | None = None
+    """The reverse proxies (comma-separated addresses or networks) whose
+    ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed. None (the default): those
+    headers are ignored, and the address a request came from is the peer's."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _check_proxies(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = [p.strip() for p in v.split(",")]
+        if not all(parts):
+            raise ValueError("a comma-separated list of proxy addresses, e.g. 127.0.0.1")
+        for part in parts:
+            if part == "*":
+                continue
+            try:
+                ipaddress.ip_network(part, strict=False)
+            except ValueError:
+                raise ValueError(f"{part!r} is not an IP address or network") from None
+        return ",".join(parts)
 
     @field_validator("escalation_webhook")
     @classmethod
@@ -236,7 +259,10 @@ class UnitConfig(BaseModel):
             unit = cls.model_validate(flat)
         except ValidationError as exc:
             raise ConfigError(f"{source}: {_describe(exc, flat)}") from None
-        unit.rule_set()  # validate now, before any port is opened
+        try:
+            unit.rule_set()  # validate now, before any port is opened
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
         return unit
 
     def rule_set(self) -> Any:
@@ -254,20 +280,42 @@ class UnitConfig(BaseModel):
             raise ConfigError(f"[alarms]: {exc}") from None
 
     @classmethod
-    def load(cls, path: str | Path) -> UnitConfig:
+    def load(cls, path: str | Path, require_beds: bool = False) -> UnitConfig:
         """Read and validate a unit file.
 
+        Args:
+            path: the TOML file.
+            require_beds: refuse a file without beds (the server needs some).
+
         Raises:
-            ConfigError: missing file, bad TOML, or invalid content.
+            ConfigError: ``unit file PATH: reason``, one line: missing, a directory,
+                unreadable, not UTF-8, empty, bad TOML, invalid content, no beds.
         """
         p = Path(path)
+        where = f"unit file {p}"
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            raw = p.read_bytes()
         except FileNotFoundError:
-            raise ConfigError(f"unit file {p} does not exist") from None
+            raise ConfigError(f"{where}: does not exist") from None
+        except IsADirectoryError:
+            raise ConfigError(f"{where}: is a directory, not a file") from None
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot be read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where}: is not UTF-8 text (byte 0x{raw[exc.start]:02x} at "
+                              f"offset {exc.start})") from None
+        if not text.strip():
+            raise ConfigError(f"{where}: is empty: it must list the unit's beds ([[beds]])")
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"unit file {p} is not valid TOML: {exc}") from None
-        return cls.from_mapping(data, str(p))
+            raise ConfigError(f"{where}: is not valid TOML: {exc}") from None
+        unit = cls.from_mapping(data, where)
+        if require_beds and not unit.beds:
+            raise ConfigError(f"{where}: has no beds: list them with [[beds]]")
+        return unit
 
 
 def _describe(exc: ValidationError, data: dict[str, Any]) -> str:

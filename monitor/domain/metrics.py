@@ -35,9 +35,9 @@ _METRICS = [
     Metric("NIBP_MEAN", "MDC_PRESS_BLD_NONINV_MEAN", "mm[Hg]", "NIBP mean"),
     Metric("NIBP_PR", "MDC_PULS_RATE_NON_INV", "/min", "NIBP pulse rate"),
     Metric("RR", "MDC_RESP_RATE", "/min", "Respiratory rate"),
-    Metric("AWRR", "MDC_AWAY_RESP_RATE", "/min", "Airway respiratory rate (CO2)"),
     Metric("ETCO2", "MDC_AWAY_CO2_ET", "mm[Hg]", "EtCO2"),
     Metric("FICO2", "MDC_AWAY_CO2_INSP_MIN", "mm[Hg]", "FiCO2 (inspired minimum)"),
+    Metric("AWRR", "MDC_AWAY_RESP_RATE", "/min", "Respiration rate (airway)"),
     Metric("ECG", "MDC_ECG_ELEC_POTL_II", "mV", "ECG lead II"),
     Metric("PLETH", "MDC_PULS_OXIM_PLETH", "1", "Plethysmogram"),
 ]

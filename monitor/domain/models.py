@@ -38,6 +38,7 @@ class Flag(StrEnum):
     INVALID = "invalid"  # the device marked the value invalid
     STALE = "stale"  # the device repeats an old value (NIBP older than 60 s...)
     MEASURING = "measuring"
+    APNEA = "apnea"  # the device itself reports no breath (a capnograph's apnea detection)
 
 
 SENSOR_OFF_FLAGS = frozenset(

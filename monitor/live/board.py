@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import drivers
 from monitor.config import UnitConfig
 from monitor.domain.models import DeviceStatus, Observation
 from monitor.live.bus import Bus
@@ -69,7 +70,9 @@ class Board:
         self.bus = bus
         self._beds = {
             bed.id: _Bed(bed.id, bed.title, {
-                d.id: DeviceView(d.id, d.protocol, d.port) for d in bed.devices})
+                d.id: DeviceView(d.id, d.protocol, d.port,
+                                 can_start_nibp=drivers.codec_class(d.protocol).can_start_nibp)
+                for d in bed.devices})
             for bed in unit.beds
         }
         self._system: dict[str, SystemCondition] = {}
@@ -160,7 +163,10 @@ class Board:
         if bed is None:
             return []
         bed.admission = None if change.admission is None else dict(change.admission)
-        return [BedDelta("bed", bed.id, {"bed": bed.view().to_dict()})]
+        # ``what`` tells screens what changed (``event``: something was charted or
+        # corrected), so a bed detail reloads its entries only then.
+        return [BedDelta("bed", bed.id, {"bed": bed.view().to_dict(), "what": change.what,
+                                         "time": change.time})]
 
     def _system_condition(self, condition: SystemCondition) -> BedDelta:
         self._system[condition.key] = condition

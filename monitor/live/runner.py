@@ -101,6 +101,17 @@ class DeviceRunner:
                 await device.aclose()
             await asyncio.sleep(0.05)  # let a replugged port settle before the next open
 
+    async def request_nibp(self) -> None:
+        """Ask the device to start an NIBP measurement now.
+
+        Raises:
+            DriverError: its protocol cannot.
+            DeviceOpenError: the device is not connected.
+        """
+        if self._device is None:
+            raise DeviceOpenError(f"device {self.device_id} is not connected")
+        await self._device.request_nibp()
+
     @property
     def stats(self) -> dict[str, int | str]:
         """State and counters since start: frames decoded and rejected (corrupt frames are

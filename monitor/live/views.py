@@ -60,6 +60,8 @@ class DeviceView:
     since: float | None = None
     detail: str = ""
     info: Mapping[str, Any] = field(default_factory=dict)
+    can_start_nibp: bool = False
+    """The station can ask this monitor to measure NIBP now (no supported protocol can)."""
 
     def with_status(self, status: DeviceStatus) -> DeviceView:
         """This device after ``status`` (identification only adds to ``info``)."""
@@ -72,7 +74,7 @@ class DeviceView:
         """JSON-ready form."""
         return {"id": self.id, "protocol": self.protocol, "port": self.port,
                 "state": self.state, "since": self.since, "detail": self.detail,
-                "info": dict(self.info)}
+                "info": dict(self.info), "can_start_nibp": self.can_start_nibp}
 
 
 def worst_state(devices: Iterable[DeviceView]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+import drivers
 from monitor.config import Settings, UnitConfig
 from monitor.domain.errors import (
     AdmissionError,
@@ -228,6 +229,23 @@ class Service:
         if owner is None:
             return None
         return owner, self.cluster.url_of(owner) if self.cluster is not None else ""
+
+    async def start_nibp(self, bed_id: str, user: str) -> dict[str, Any]:
+        """Ask the bed's monitor to measure NIBP now (the pre-infusion baseline's readings,
+        a repeat after a rise), audited whether or not it can.
+
+        Raises:
+            AdmissionError: no device of the bed lets the station start one.
+        """
+        able = [r for r in self.runners if r.bed_id == bed_id
+                and drivers.codec_class(r.config.protocol).can_start_nibp]
+        await audit.audit(self.store, time.time(), user, "nibp_requested", bed_id,
+                          devices=[r.device_id for r in able])
+        if not able:
+            raise AdmissionError(f"no monitor of bed {bed_id} lets the station start an NIBP "
+                                 "measurement: start it on the monitor")
+        await able[0].request_nibp()
+        return {"bed_id": bed_id, "device_id": able[0].device_id, "requested": True}
 
     def health(self) -> dict[str, object]:
         """Counters for ``/healthz``: no patient data."""

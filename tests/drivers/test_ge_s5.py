@@ -56,16 +56,22 @@ def displayed(
     spo2: tuple[int, int] = (9700, 71),
     spo2_status: int = 3,
     ecg_status: int = 3,
+    co2: tuple[int, int, int, int] | None = None,
+    co2_status: int = 3,
+    co2_label: int = frames.CO2_RR_SOURCE_CO2,
+    level: int = 10,
 ) -> bytes:
-    """A displayed-values frame with the given raw values."""
+    """A displayed-values frame with the given raw values (a CO2 group when ``co2``)."""
     groups = {
         frames.OFF_ECG: Group(ecg_status | hr_source << 3, 0, (hr,)),
         frames.OFF_NIBP: Group(3, nibp_label, nibp),
         frames.OFF_SPO2: Group(spo2_status, 0, spo2),
     }
-    phdb = Phdb.build_basic(when, groups, dri_level=10)
+    if co2 is not None:
+        groups[frames.OFF_CO2] = Group(co2_status, co2_label, co2)
+    phdb = Phdb.build_basic(when, groups, dri_level=level)
     return Record.build(frames.MT_PHDB, [(frames.PH_DISPL, phdb.serialize())], r_time=when,
-                        dri_level=10).to_frame()
+                        dri_level=level).to_frame()
 
 
 def aux(nibp_time: int, when: int = T0) -> bytes:
@@ -276,6 +282,100 @@ def test_ge_s5_times_follow_host_clock_when_given() -> None:
     codec = host()
     codec.receive_data(displayed(), now=T0 + 3600.5)  # the monitor clock is an hour slow
     assert obs(codec.events_received())["HR"].time == T0 + 3600.5
+
+
+# -- capnography (the CO2 group) ---------------------------------------------------------------
+
+CO2_38 = (500, 0, 14, 7600)  # EtCO2 5.00 % and FiCO2 0 at 760.0 mmHg, 14 /min
+
+
+def test_ge_s5_co2_group_at_documented_record_offsets() -> None:
+    raw = Record.from_frame(displayed(co2=CO2_38, co2_status=0x23)).serialize()
+    # record 40 + time 4 + union offset 132 (VSCapture co2_group_type / 8005313 §3.5.6)
+    assert struct.unpack_from("<IH", raw, 40 + 4 + 132) == (0x23, frames.CO2_RR_SOURCE_CO2)
+    assert struct.unpack_from("<4h", raw, 182) == CO2_38
+
+
+def test_ge_s5_decodes_capnography_in_mmhg_at_the_ambient_pressure() -> None:
+    got = obs(host_events(displayed(co2=CO2_38)))
+    assert {m: (got[m].value, got[m].flags) for m in ("ETCO2", "FICO2", "AWRR")} == {
+        "ETCO2": (38.0, frozenset()), "FICO2": (0.0, frozenset()), "AWRR": (14, frozenset())}
+    assert (got["ETCO2"].unit, got["AWRR"].unit) == ("mm[Hg]", "/min")
+    # the same 5 % at 630 mmHg (1500 m above sea level) is 31.5 mmHg
+    got = obs(host_events(displayed(co2=(500, 30, 14, 6300))))
+    assert (got["ETCO2"].value, got["FICO2"].value) == (31.5, 1.9)
+
+
+@pytest.mark.parametrize("special", [frames.DATA_INVALID, frames.DATA_NOT_CALIBRATED])
+def test_ge_s5_co2_special_values_and_unknown_pressure(special: int) -> None:
+    got = obs(host_events(displayed(co2=(special, special, special, 7600))))
+    assert all(got[m].value is None and Flag.INVALID in got[m].flags
+               for m in ("ETCO2", "FICO2", "AWRR"))
+    got = obs(host_events(displayed(co2=(500, 0, 14, special))))
+    assert got["ETCO2"].value is None and got["AWRR"].value == 14  # the rate needs no mmHg
+
+
+@pytest.mark.parametrize(("bits", "flag"), [
+    (frames.CO2_OCCLUSION, Flag.SENSOR_DISCONNECT), (frames.CO2_AIR_LEAK, Flag.SENSOR_DISCONNECT),
+    (frames.CO2_ZEROING, Flag.INVALID), (frames.CO2_CALIBRATING, Flag.INVALID),
+    (frames.CO2_APNEA, Flag.APNEA),
+])
+def test_ge_s5_co2_status_bits(bits: int, flag: str) -> None:
+    got = obs(host_events(displayed(co2=CO2_38, co2_status=3 | bits)))
+    assert all(flag in got[m].flags for m in ("ETCO2", "FICO2", "AWRR"))
+
+
+def test_ge_s5_impedance_apnea_bit_is_not_a_capnography_apnea() -> None:
+    got = obs(host_events(displayed(co2=CO2_38, co2_status=3 | frames.CO2_APNEA_RESP)))
+    assert not any(Flag.APNEA in o.flags for o in got.values())
+
+
+@pytest.mark.parametrize("status", [0, frames.STATUS_EXISTS])
+def test_ge_s5_absent_or_idle_gas_module_publishes_nothing(status: int) -> None:
+    got = obs(host_events(displayed(co2=CO2_38, co2_status=status)))
+    assert not {"ETCO2", "FICO2", "AWRR", "RR"} & set(got)
+
+
+@pytest.mark.parametrize(("level", "source", "metric"), [
+    (10, frames.CO2_RR_SOURCE_IMPEDANCE, "AWRR"),  # '03 and later: always from CO2
+    (8, frames.CO2_RR_SOURCE_NONE, "AWRR"),
+    (7, frames.CO2_RR_SOURCE_CO2, "AWRR"),
+    (7, frames.CO2_RR_SOURCE_IMPEDANCE, "RR"),
+    (7, frames.CO2_RR_SOURCE_NONE, None),
+])
+def test_ge_s5_rate_source_by_interface_level(level: int, source: int, metric: str | None
+                                              ) -> None:
+    got = obs(host_events(displayed(co2=CO2_38, co2_label=source, level=level)))
+    rates = {m: o.value for m, o in got.items() if m in ("AWRR", "RR")}
+    assert rates == ({} if metric is None else {metric: 14})
+
+
+def test_ge_s5_simulator_writes_no_co2_group_without_a_capnograph() -> None:
+    phdb = GeS5DeviceCodec().displayed(T0, Vitals())
+    assert phdb.union[frames.OFF_CO2:frames.OFF_CO2 + 14] == bytes(14)
+
+
+@pytest.mark.parametrize(("scenario", "t"), [
+    ("capnography", 10.0), ("hypoventilation", 150.0), ("capno_line", 40.0), ("apnea", 90.0),
+])
+def test_ge_s5_simulator_capnography_round_trip(scenario: str, t: float) -> None:
+    v = SCENARIOS[scenario].at(t)
+    frame = Record.build(frames.MT_PHDB, [(frames.PH_DISPL, GeS5DeviceCodec().displayed(
+        T0, v).serialize())], r_time=T0, dri_level=10).to_frame()
+    got = obs(host_events(frame))
+    if v.capno_off:
+        assert all(got[m].value is None and Flag.SENSOR_DISCONNECT in got[m].flags
+                   for m in ("ETCO2", "FICO2", "AWRR"))
+        return
+    assert (got["ETCO2"].value, got["FICO2"].value, got["AWRR"].value) == (
+        v.etco2, v.fico2, v.rr)
+    assert (Flag.APNEA in got["ETCO2"].flags) is v.apnea
+
+
+def host_events(data: bytes) -> list[object]:
+    codec = host()
+    codec.receive_data(data)
+    return codec.events_received()
 
 
 # -- waveforms --------------------------------------------------------------------------------

@@ -125,9 +125,84 @@ def test_hl7_match_by_name_only_and_other_codes() -> None:
         "OBX|1|NM|^MDC_PRESS_CUFF_SYS^MDC||130|^MDC_DIM_MMHG^MDC|||||F",
         "OBX|2|NM|147842^MDC_ECG_HEART_RATE^MDC||66||||||F",
         "OBX|3|NM|149530^^MDC||64||||||F",
-        "OBX|4|NM|151562^MDC_RESP_RATE^MDC||14||||||F",  # not read
+        "OBX|4|NM|150488^MDC_BLD_PERF_INDEX^MDC||1.76||||||F",  # not read
     ))
     assert values(events) == {"NIBP_SYS": 130, "HR": 66, "PR": 64}
+
+
+# -- capnography ----------------------------------------------------------------------------
+
+MMHG = "266016^MDC_DIM_MMHG^MDC"
+RPM = "264928^MDC_DIM_RESP_PER_MIN^MDC"
+
+
+def test_hl7_decodes_capnography_and_both_respiration_rates() -> None:
+    events, codec = decode(oru(
+        f"OBX|1|NM|151708^MDC_CONC_AWAY_CO2_ET^MDC|1.5.1.151708|38|{MMHG}|||||F",
+        f"OBX|2|NM|151716^MDC_CONC_AWAY_CO2_INSP^MDC|1.5.1.151716|0|{MMHG}|||||F",
+        f"OBX|3|NM|151594^MDC_CO2_RESP_RATE^MDC|1.5.1.151594|14|{RPM}|||||F",
+        # the Mindray eGateway sample's impedance rate (MDC_DIM_RESP_PER_MIN)
+        f"OBX|4|NM|151578^MDC_TTHOR_RESP_RATE^MDC|1.7.1.151578|17|{RPM}|||||R",
+    ))
+    got = {e.metric: e for e in events if isinstance(e, Observation)}
+    assert {m: o.value for m, o in got.items()} == {"ETCO2": 38, "FICO2": 0, "AWRR": 14,
+                                                    "RR": 17}
+    assert (got["ETCO2"].code, got["ETCO2"].unit) == ("MDC_AWAY_CO2_ET", "mm[Hg]")
+    assert (got["AWRR"].code, got["AWRR"].unit) == ("MDC_AWAY_RESP_RATE", "/min")
+    assert got["RR"].code == "MDC_RESP_RATE"
+    assert all(not o.flags for o in got.values()) and codec.frames_bad == 0
+
+
+@pytest.mark.parametrize(("code", "name", "metric"), [
+    ("151708", "MDC_AWAY_CO2_ET", "ETCO2"),   # 151708 under the name some senders give it
+    ("151728", "MDC_AWAY_CO2_ET", "ETCO2"),   # Philips' NOM_AWAY_CO2_ET (term 20656)
+    ("", "MDC_AWAY_CO2_ET", "ETCO2"),
+    ("151718", "MDC_CONC_AWAY_CO2_INSP_MIN", "FICO2"),
+    ("151738", "MDC_AWAY_CO2_INSP_MIN", "FICO2"),
+    ("151570", "MDC_AWAY_RESP_RATE", "AWRR"),
+    ("151594", "MDC_AWAY_RESP_RATE", "AWRR"),  # code and name differ, both airway rates
+    ("151562", "MDC_RESP_RATE", "RR"),
+])
+def test_hl7_capnography_code_variants(code: str, name: str, metric: str) -> None:
+    unit = RPM if metric.endswith("RR") else MMHG
+    events, codec = decode(oru(f"OBX|1|NM|{code}^{name}^MDC||12|{unit}|||||F"))
+    assert values(events) == {metric: 12} and codec.frames_bad == 0
+
+
+def test_hl7_co2_in_kilopascal_is_converted_and_in_percent_is_not_a_value() -> None:
+    events, codec = decode(oru(
+        "OBX|1|NM|151708^MDC_CONC_AWAY_CO2_ET^MDC||5.1|265987^MDC_DIM_KILO_PASCAL^MDC|||||F",
+        "OBX|2|NM|151716^MDC_CONC_AWAY_CO2_INSP^MDC||0.4|262688^MDC_DIM_PERCENT^MDC|||||F",
+        "OBX|3|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|262688^MDC_DIM_PERCENT^MDC|||||F",
+    ))
+    got = {e.metric: e for e in events if isinstance(e, Observation)}
+    assert got["ETCO2"].value == 38.3  # 5.1 kPa x 7.50062
+    # a fraction needs the ambient pressure, which the message does not carry
+    assert got["FICO2"].value is None and Flag.INVALID in got["FICO2"].flags
+    assert got["SPO2"].value == 97 and codec.frames_bad == 0
+
+
+def test_hl7_capnography_invalid_marker_and_sampling_line_alert() -> None:
+    events, _ = decode(oru(
+        f"OBX|1|NM|151708^MDC_CONC_AWAY_CO2_ET^MDC||-100|{MMHG}|||||F",
+        f"OBX|2|NM|151594^MDC_CO2_RESP_RATE^MDC||-100|{RPM}|||||F",
+        "OBX|3|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97||||||F",
+        "OBX|4|ST|^MDC_EVT_CO2_SAMPLE_LINE_OCCL^MDC||CO2 line blocked||||||F",
+    ))
+    got = {e.metric: e for e in events if isinstance(e, Observation)}
+    assert got["ETCO2"].value is None
+    assert got["ETCO2"].flags == got["AWRR"].flags == {Flag.INVALID, Flag.SENSOR_OFF}
+    assert got["SPO2"].flags == frozenset()  # the oximeter is not concerned
+
+
+@pytest.mark.parametrize("obx", [
+    f"OBX|1|NM|151708^MDC_CONC_AWAY_CO2_ET^MDC||380|{MMHG}|||||F",
+    f"OBX|1|NM|151594^MDC_CO2_RESP_RATE^MDC||14|{MMHG}|||||F",
+    f"OBX|1|NM|151708^MDC_CO2_RESP_RATE^MDC||14|{RPM}|||||F",
+])
+def test_hl7_damaged_capnography_rejects_the_message(obx: str) -> None:
+    events, codec = decode(oru(obx, control="L2"))
+    assert not [e for e in events if isinstance(e, Observation)] and codec.frames_bad == 1
 
 
 def test_hl7_nibp_in_kilopascal_converted() -> None:
@@ -408,3 +483,25 @@ async def test_hl7_listener_open_times_out_without_peer() -> None:
                                            timeout=0.05)
     finally:
         await transport.close_listeners()
+
+
+@pytest.mark.parametrize(("scenario", "t"), [("capnography", 10.0), ("capno_line", 40.0),
+                                             ("stable", 10.0)])
+def test_hl7_simulator_capnography_round_trip(scenario: str, t: float) -> None:
+    device = Hl7DeviceCodec(start_time=1_700_000_000.0)
+    codec = Hl7HostCodec("bed-2")
+    v = SCENARIOS[scenario].at(t)
+    device.advance(1_700_000_000.0 + t, v)
+    for chunk in device.data_to_send():
+        codec.receive_data(chunk)
+    got = {e.metric: e for e in codec.events_received() if isinstance(e, Observation)}
+    if scenario == "stable":  # no capnograph on this bed: nothing about it is sent
+        assert not {"ETCO2", "FICO2", "AWRR", "RR"} & set(got)
+        return
+    if v.capno_off:
+        assert all(got[m].value is None and Flag.SENSOR_OFF in got[m].flags
+                   for m in ("ETCO2", "FICO2", "AWRR"))
+        assert got["SPO2"].value == v.spo2
+    else:
+        assert (got["ETCO2"].value, got["FICO2"].value, got["AWRR"].value) == (
+            v.etco2, v.fico2, v.rr)
