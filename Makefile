@@ -15,9 +15,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/spu-monitor demo $(ARGS)
 
-## Whole test suite (installs what it needs: venv, dependencies, Debian's chromium).
+## Whole test suite (installs what it needs: venv, dependencies, Debian's chromium and
+## postgresql; the PostgreSQL tests start their own throwaway server on loopback).
 test: $(STAMP) lint
 	scripts/ensure-chromium.sh
+	scripts/ensure-postgres.sh
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 ## Static checks: ruff on everything, mypy --strict on the product code.

@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -19,33 +18,15 @@ from simulators.port import PtyPort, run_scenario
 from simulators.scenarios import SCENARIOS, Patient
 from tests.conftest import MS
 from tests.liveserver import TEST_PASSWORD, free_port
-
-CLI = [sys.executable, "-m", "monitor"]
-
-
-def _cli(*args: str, stdin: str = "") -> str:
-    out = subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=60,
-                         input=stdin)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
+from tests.processes import CLI
+from tests.processes import cli as _cli
+from tests.processes import until as _until
 
 
 def _serve(config: Path, db: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(CLI + ["serve", "--config", str(config), "--db", str(db),
                                    "--port", str(port), "--log-level", "warning"],
                             stdout=log.open("ab"), stderr=subprocess.STDOUT)
-
-
-async def _until(http: httpx.AsyncClient, path: str, check, timeout: float):
-    async with asyncio.timeout(timeout):
-        while True:
-            try:
-                r = await http.get(path)
-                if r.status_code == 200 and (found := check(r.json())):
-                    return found
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
 
 
 @pytest.fixture

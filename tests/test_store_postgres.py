@@ -3,11 +3,6 @@ sessions and saved alarm states. Skipped, with the reason, where PostgreSQL is a
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
@@ -20,36 +15,12 @@ from monitor.live.rules_feed import RulesFeed
 from monitor.records import courses, patients
 from monitor.records import sessions as admissions
 from monitor.storage.database import Store
-from tests.liveserver import free_port
+from tests.pgserver import throwaway_postgres
 
 
 @pytest.fixture(scope="module")
 def postgres_url():
-    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
-    if not bins or not shutil.which("runuser"):
-        pytest.skip("PostgreSQL server binaries not installed (/usr/lib/postgresql/*/bin)")
-    pytest.importorskip("asyncpg", reason="asyncpg not installed")
-    binary = bins[-1]
-    root = tempfile.mkdtemp(prefix="spu-pg-")
-    os.chmod(root, 0o777)
-    port = free_port()
-    as_pg = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    data = os.path.join(root, "data")
-    run = lambda *cmd: subprocess.run([*as_pg, *cmd], check=True, capture_output=True)  # noqa: E731
-    try:
-        run(f"{binary}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--no-locale")
-        run(f"{binary}/pg_ctl", "-D", data, "-l", os.path.join(root, "log"), "-w", "-o",
-            f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off", "start")
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot start a throwaway PostgreSQL: {exc.stderr.decode()[:200]}")
-    try:
-        run(f"{binary}/psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-c",
-            "CREATE DATABASE monitor")
-        yield f"postgresql://postgres@127.0.0.1:{port}/monitor"
-    finally:
-        run(f"{binary}/pg_ctl", "-D", data, "-m", "fast", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    yield from throwaway_postgres()
 
 
 async def test_postgres_store_round_trip(postgres_url: str) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from monitor.api.deps import BedId, ServiceDep
+from monitor.api.deps import AnyBedId, ServiceDep
 from monitor.api.errors import invalid
 from monitor.api.schemas import BedSchema, ObservationSchema
 
@@ -21,15 +21,15 @@ async def list_beds(service: ServiceDep) -> list[dict[str, Any]]:
 
 @router.get("/api/beds/{bed_id}", response_model=BedSchema,
             responses={404: {"description": "no such bed"}})
-async def get_bed(bed_id: BedId, service: ServiceDep) -> dict[str, Any]:
-    """One bed."""
-    return service.board.bed(bed_id).to_dict()
+async def get_bed(bed_id: AnyBedId, service: ServiceDep) -> dict[str, Any]:
+    """One bed (another server's too, when several share the database)."""
+    return service.board.bed_dict(bed_id)
 
 
 @router.get("/api/beds/{bed_id}/observations", response_model=list[ObservationSchema],
             responses={404: {"description": "no such bed"}})
 async def bed_observations(
-    bed_id: BedId,
+    bed_id: AnyBedId,
     service: ServiceDep,
     metric: Annotated[list[str] | None, Query(description="metric aliases")] = None,
     since: Annotated[float | None, Query(description="POSIX seconds")] = None,

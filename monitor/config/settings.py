@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import socket
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,12 @@ class Settings(BaseSettings):
     hl7_out: str | None = None
     """``host:port`` of the HL7 results receiver (overrides the unit file's ``[hl7_out]``
     host and port; see docs/interfaces.md)."""
+    server_name: str | None = Field(None, max_length=128)
+    """This server's name among several on one PostgreSQL database (default: the machine's
+    name and the port, ``ward-a:8000``). See docs/deployment.md."""
+    server_url: str | None = None
+    """Where nurses reach this server, named when another server refuses an action on one
+    of its beds (default ``http://HOST:PORT``; set it behind a TLS proxy)."""
 
     @field_validator("hl7_out")
     @classmethod
@@ -102,6 +109,17 @@ class Settings(BaseSettings):
         if v and not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v or None
+
+    @property
+    def cluster_name(self) -> str:
+        """This server's name among the servers sharing its database."""
+        return self.server_name or f"{socket.gethostname()}:{self.port}"
+
+    @property
+    def cluster_url(self) -> str:
+        """Where nurses reach this server."""
+        host = socket.gethostname() if self.host in ("0.0.0.0", "::", "") else self.host
+        return self.server_url or f"http://{host}:{self.port}"
 
     @property
     def db_url(self) -> str:

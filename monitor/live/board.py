@@ -9,6 +9,11 @@ the history grows.
 
 Only the board reads its queue. Readers call :meth:`Board.catch_up` (the snapshot does)
 so that what was published just before a request is in its answer.
+
+With several servers on one database the board also holds the other servers' beds
+(:class:`~monitor.live.remote.RemoteBeds`, folded from what their boards send): the
+snapshot and the alarms list every bed; :meth:`Board.has_bed` and :meth:`Board.bed` stay
+this server's own.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import drivers
 from monitor.config import UnitConfig
 from monitor.domain.models import DeviceStatus, Observation
 from monitor.live.bus import Bus
+from monitor.live.remote import REMOTE_EVENTS, RemoteBeds
 from monitor.live.views import (
     AlarmPicture,
     AlarmView,
@@ -33,7 +39,8 @@ from monitor.live.views import (
     sort_alarms,
 )
 
-BOARD_EVENTS = (Observation, DeviceStatus, AlarmPicture, SessionChanged, SystemCondition)
+BOARD_EVENTS = (Observation, DeviceStatus, AlarmPicture, SessionChanged, SystemCondition,
+                *REMOTE_EVENTS)
 """What the board folds."""
 
 
@@ -69,6 +76,8 @@ class Board:
             for bed in unit.beds
         }
         self._system: dict[str, SystemCondition] = {}
+        self.remote = RemoteBeds(self._beds)
+        """The other servers' beds (none without a cluster)."""
         self._subscription = bus.subscribe(*BOARD_EVENTS, maxsize=100_000, name="board")
 
     # -- folding --------------------------------------------------------------------------
@@ -102,6 +111,8 @@ class Board:
                 deltas += self._session(event)
             elif isinstance(event, SystemCondition):
                 deltas.append(self._system_condition(event))
+            elif isinstance(event, REMOTE_EVENTS):
+                deltas += self.remote.fold(event)
         return [BedDelta("vitals", m["bed_id"], m) for m in vitals.values()] + deltas
 
     def _reading(self, obs: Observation, vitals: dict[str, dict[str, Any]]) -> None:
@@ -164,8 +175,37 @@ class Board:
     # -- reading ----------------------------------------------------------------------------
 
     def has_bed(self, bed_id: str) -> bool:
-        """Whether the unit has this bed."""
+        """Whether this server has this bed (its own, not another server's)."""
         return bed_id in self._beds
+
+    def knows_bed(self, bed_id: str) -> bool:
+        """Whether this bed is this server's or another server's."""
+        self.catch_up()
+        return bed_id in self._beds or self.remote.owner(bed_id) is not None
+
+    def owner(self, bed_id: str) -> str | None:
+        """The other server that has this bed (None: this server's, or unknown)."""
+        self.catch_up()
+        return None if bed_id in self._beds else self.remote.owner(bed_id)
+
+    def bed_dict(self, bed_id: str) -> dict[str, Any]:
+        """One bed, this server's or another's, JSON-ready (as ``/api/beds`` has it).
+
+        Raises:
+            KeyError: no such bed.
+        """
+        if bed_id in self._beds:
+            return self.bed(bed_id).to_dict()
+        return self.remote.bed(bed_id)
+
+    def acknowledge_condition(self, alarm_id: str, user: str, at: float
+                              ) -> dict[str, Any] | None:
+        """Acknowledge a ``SERVER_LOST`` alarm here; the alarm, or None when there is none."""
+        self.catch_up()
+        alarm, deltas = self.remote.acknowledge_condition(alarm_id, user, at)
+        for delta in deltas:
+            self.bus.publish(delta)
+        return alarm
 
     @property
     def bed_ids(self) -> list[str]:
@@ -187,14 +227,19 @@ class Board:
         return [b.view() for b in self._beds.values()]
 
     def snapshot(self) -> list[dict[str, Any]]:
-        """Every bed, JSON-ready (``/api/beds`` and the live stream's first message)."""
-        return [b.to_dict() for b in self.beds()]
+        """Every bed, JSON-ready (``/api/beds`` and the live stream's first message): this
+        server's in configuration order, then the other servers' beds."""
+        return [b.to_dict() for b in self.beds()] + self.remote.beds()
 
     def alarms(self, bed_id: str | None = None) -> list[AlarmView]:
-        """Active alarms of one bed or of the unit, highest priority then newest first."""
+        """Active alarms of one bed or of the unit (every server's beds), highest priority
+        then newest first."""
         self.catch_up()
+        if bed_id is not None and bed_id not in self._beds:
+            return list(sort_alarms(self.remote.alarms(bed_id)))
         beds = [self._beds[bed_id]] if bed_id is not None else list(self._beds.values())
-        return list(sort_alarms(a for b in beds if b.picture for a in b.picture.alarms))
+        own = [a for b in beds if b.picture for a in b.picture.alarms]
+        return list(sort_alarms(own if bed_id is not None else own + self.remote.alarms()))
 
     def system_conditions(self) -> list[dict[str, Any]]:
         """Technical conditions of the service that hold now (storage failing...)."""

@@ -1,5 +1,9 @@
 """The running service: the bus, one runner per device, the rules, the board, the store
-writer and escalation, each supervised; and the session steps nurses take."""
+writer and escalation, each supervised; and the session steps nurses take.
+
+On PostgreSQL the service is also one server among others on the same database
+(:mod:`monitor.live.cluster`): the board shows their beds too, and an acknowledgement or an
+audio pause for one of their beds is forwarded to the server that has it."""
 
 from __future__ import annotations
 
@@ -13,13 +17,21 @@ from sqlalchemy.exc import SQLAlchemyError
 
 import drivers
 from monitor.config import Settings, UnitConfig
-from monitor.domain.errors import AdmissionError, InvalidValue, StoreError
+from monitor.domain.errors import (
+    AdmissionError,
+    InvalidValue,
+    RecordNotFound,
+    StoreError,
+    UnknownAlarmError,
+)
 from monitor.interop.wiring import Interfaces
 from monitor.live.alarm_states import AlarmStates
 from monitor.live.board import Board
 from monitor.live.bus import Bus
+from monitor.live.cluster import Cluster
 from monitor.live.disclosure import DisclosureWriter
 from monitor.live.escalation import EscalationNotifier
+from monitor.live.forwarding import ServerUnavailable
 from monitor.live.rules_feed import RulesFeed
 from monitor.live.runner import DeviceRunner
 from monitor.live.views import SessionChanged
@@ -68,6 +80,10 @@ class Service:
             self.escalation = EscalationNotifier(self.bus, settings.escalation_webhook,
                                                  unit.name)
         self.interfaces = Interfaces(self.bus, store, settings, unit, self.charted)
+        self.cluster: Cluster | None = None
+        if store.engine.dialect.name == "postgresql":
+            self.cluster = Cluster(self.bus, self.board, store, settings.cluster_name,
+                                   settings.cluster_url, self._forwarded)
         self.admissions: dict[str, Admission] = {}
         self.supervisor = Supervisor()
         self.started = asyncio.Event()
@@ -80,7 +96,9 @@ class Service:
         Raises:
             StoreError: the records or saved alarm states cannot be read (at start-up).
         """
-        self.admissions = await sessions.current_admissions(self.store)
+        self.admissions = {bed_id: admission for bed_id, admission
+                           in (await sessions.current_admissions(self.store)).items()
+                           if self.board.has_bed(bed_id)}  # another server's beds are its own
         for bed_id, admission in self.admissions.items():
             if admission.alarm_settings and self.board.has_bed(bed_id):
                 self.rules.set_patient_rules(bed_id, admission.alarm_settings)
@@ -98,6 +116,8 @@ class Service:
             sup.start(name, part)
         for runner in self.runners:
             sup.start(f"device-{runner.device_id}", runner.run)
+        for name, part in self.cluster.parts() if self.cluster is not None else ():
+            sup.start(name, part)
         self.started.set()
         try:
             await sup.wait()
@@ -140,19 +160,75 @@ class Service:
                           ) -> dict[str, Any]:
         """Acknowledge an alarm, durably (committed before this returns).
 
+        The alarm of another server's bed is acknowledged there (forwarded, committed
+        there, answered); a ``SERVER_LOST`` alarm is this server's own, told to the others.
+
         Raises:
             UnknownAlarmError: no active alarm has this id.
+            ServerUnavailable: the bed's server is not heard or did not answer in time.
         """
-        alarm = self.rules.acknowledge(alarm_id, user, reason)
-        await self.durable()
-        return alarm
+        bed_id = self.board.remote.alarm_bed(alarm_id)
+        if bed_id is None:
+            alarm = self.rules.acknowledge(alarm_id, user, reason)
+            await self.durable()
+            return alarm
+        if self.board.remote.is_condition(alarm_id):
+            acked = self.board.acknowledge_condition(alarm_id, user, time.time())
+            if acked is None:
+                raise UnknownAlarmError(f"no active alarm {alarm_id!r} (it may have ended)")
+            if self.cluster is not None:
+                await self.cluster.announce_acknowledged(alarm_id, user, acked["acked_at"])
+            return acked
+        return await self._forward(bed_id, "acknowledge",
+                                   {"alarm_id": alarm_id, "user": user, "reason": reason})
 
     async def pause_audio(self, bed_id: str, user: str, seconds: float | None = None
                           ) -> float:
-        """Pause a bed's alarm audio, durably; returns when the pause ends."""
+        """Pause a bed's alarm audio, durably; returns when the pause ends (another
+        server's bed: forwarded there, as :meth:`acknowledge`)."""
+        if self.board.owner(bed_id) is not None:
+            answer = await self._forward(bed_id, "pause_audio",
+                                         {"bed_id": bed_id, "user": user, "seconds": seconds})
+            return float(answer["audio_paused_until"])
         until = self.rules.pause_audio(bed_id, user, seconds)
         await self.durable()
         return until
+
+    async def _forward(self, bed_id: str, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        owner = self.board.owner(bed_id)
+        if owner is None or self.cluster is None:
+            raise ServerUnavailable(f"bed {bed_id} has no server to do this now")
+        return await self.cluster.forward(owner, op, args)
+
+    async def _forwarded(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An action another server forwarded for one of this server's beds (done here,
+        durably, never forwarded again)."""
+        user = str(args.get("user") or "")
+        if op == "acknowledge":
+            alarm = self.rules.acknowledge(str(args.get("alarm_id")), user, args.get("reason"))
+            await self.durable()
+            return alarm
+        if op == "pause_audio":
+            bed_id = str(args.get("bed_id"))
+            if not self.board.has_bed(bed_id):
+                raise RecordNotFound(f"no bed {bed_id!r} on server {self.cluster_name}")
+            until = self.rules.pause_audio(bed_id, user, args.get("seconds"))
+            await self.durable()
+            return {"bed_id": bed_id, "audio_paused_until": until}
+        raise InvalidValue(f"unknown forwarded action {op!r}")
+
+    @property
+    def cluster_name(self) -> str:
+        """This server's name among those sharing the database."""
+        return self.settings.cluster_name
+
+    def server_of(self, bed_id: str) -> tuple[str, str] | None:
+        """The other server that has this bed and where nurses reach it (None: this
+        server's bed, or no bed)."""
+        owner = self.board.owner(bed_id)
+        if owner is None:
+            return None
+        return owner, self.cluster.url_of(owner) if self.cluster is not None else ""
 
     async def start_nibp(self, bed_id: str, user: str) -> dict[str, Any]:
         """Ask the bed's monitor to measure NIBP now (the pre-infusion baseline's readings,
@@ -183,12 +259,13 @@ class Service:
                 "blocks": self.disclosure.blocks_written,
                 "bytes": self.disclosure.bytes_written,
                 "failures": self.disclosure.failures},
-            "active_alarms": len(self.board.alarms()),
+            "active_alarms": sum(len(self.board.alarms(b)) for b in self.board.bed_ids),
             "device_stats": {r.device_id: r.stats for r in self.runners},
             "dropped": {s.name: s.dropped for s in self.bus.subscriptions if s.dropped},
             "parts_failed": self.supervisor.health(),
             "system": self.board.system_conditions(),
             "hl7_out": self.interfaces.hl7_health(),
+            "cluster": None if self.cluster is None else self.cluster.health(),
         }
 
     # -- sessions (every step recorded with the user) ---------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, insert, select
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
@@ -26,6 +26,7 @@ from monitor.storage.tables import AlarmLogRow, DeviceEventRow, ObservationRow
 _LOGGER = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x5350554D  # "SPUM": the PostgreSQL advisory lock taken while migrating
 
 
 def alembic_config() -> AlembicConfig:
@@ -84,6 +85,11 @@ class Store:
             command.upgrade(cfg, "head")
 
         async with self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                # Several servers may start together on one database: one migrates, the
+                # others wait for it (the lock ends with this transaction).
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": MIGRATION_LOCK})
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
