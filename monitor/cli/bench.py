@@ -233,17 +233,18 @@ async def _measure(url: str, headers: dict[str, str], args: argparse.Namespace,
         tasks.append(asyncio.create_task(probes.run(stop)))
         _say(f"measuring {args.seconds:g} s...")
         await asyncio.sleep(args.seconds)
-        stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
         elapsed = time.monotonic() - t0
         cpu = {k: (_cpu(p) - cpu0[k]) / elapsed for k, p in pids.items()}
+        sampled = dict(counts)
         after = (await http.get("/healthz")).json()
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         _say("timing review loads...")
         now = time.time()
         strip = await _timed(http, "/api/beds/bed-1/waveforms",
                              {"since": now - 40, "until": now - 10}, 20)
         trend = await _timed(http, f"/api/sessions/{past}/trends", None, 10)
-    return _figures(args, elapsed, cpu, pids, counts, before, after, probes, strip, trend)
+    return _figures(args, elapsed, cpu, pids, sampled, before, after, probes, strip, trend)
 
 
 def _figures(args: argparse.Namespace, elapsed: float, cpu: dict[str, float],
