@@ -45,6 +45,8 @@ def configure_parser(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (default)")
     p.add_argument("--no-decoders", action="store_true",
                    help="skip the decoder throughput measurement")
+    p.add_argument("--decoder-seconds", type=float, default=60.0,
+                   help="device seconds of each protocol's stream to decode (default 60)")
 
 
 def _say(text: str) -> None:
@@ -270,12 +272,12 @@ def _figures(args: argparse.Namespace, elapsed: float, cpu: dict[str, float],
     }
 
 
-def _decoders() -> dict[str, Any]:
+def _decoders(seconds: float) -> dict[str, Any]:
     from simulators.throughput import measure_all
 
     return {t.name: {"bytes_per_s": round(t.rate), "line_rate_bytes_per_s": round(t.line_rate),
                      "ratio": round(t.ratio)}
-            for t in measure_all(seconds=60.0, repeat=3)}
+            for t in measure_all(seconds=seconds, repeat=3)}
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
@@ -303,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
     result = _run(args)
     if not args.no_decoders:
         _say("measuring the decoders...")
-        result["decoders"] = _decoders()
+        result["decoders"] = _decoders(args.decoder_seconds)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
 
