@@ -20,7 +20,7 @@ import { AlarmPanel } from "./alarms.js";
 import { WaveformHub } from "./waveform.js";
 import { Detail } from "./detail.js";
 import { RecordsView, recordsRoute } from "./records.js";
-import { loadSession, initSession } from "./session.js";
+import { loadSession, initSession, hasRole } from "./session.js";
 import { initAudio, enableSound, soundTest, setAudible, soundOn } from "./audio.js";
 import { setText } from "./format.js";
 
@@ -30,6 +30,7 @@ const $ = (id) => document.getElementById(id);
 // WebSocket is opened. Server unreachable: it returns and the banner tells the nurse.
 await loadSession();
 initSession($("user-box"));
+$("nav-audit").hidden = !hasRole("admin"); // the audit trail is for admins
 
 const hub = new WaveformHub();
 const overview = new Overview($("beds"), hub);
@@ -145,7 +146,8 @@ function route() {
   $("detail").hidden = !bedId;
   $("records").hidden = !rec;
   document.body.dataset.view = bedId ? "detail" : rec ? rec.view : "overview";
-  for (const [id, views] of [["nav-patients", ["patients", "patient", "session"]], ["nav-reports", ["reports"]]]) {
+  for (const [id, views] of [["nav-patients", ["patients", "patient", "session"]], ["nav-reports", ["reports"]],
+    ["nav-audit", ["audit"]]]) {
     if (rec && views.includes(rec.view)) $(id).setAttribute("aria-current", "page");
     else $(id).removeAttribute("aria-current");
   }

@@ -4,6 +4,7 @@
 //   #patient/<id>    course.js    identity, courses, follow-ups, course report
 //   #session/<id>    past.js      a past session, open or long after discharge
 //   #reports         reports.js   unit report, research CSV
+//   #audit           audit.js     the audit trail and its hash chains (admins)
 //
 // Each view is built when opened and dropped when closed (nothing runs in the background).
 
@@ -11,11 +12,13 @@ import { patientsView } from "./patients.js";
 import { patientPage } from "./course.js";
 import { pastSession } from "./past.js";
 import { reportsPage } from "./reports.js";
+import { auditPage } from "./audit.js";
 
 /** The records view a hash names ({view, id}), or null. */
 export function recordsRoute(hash) {
   if (hash === "#patients") return { view: "patients", key: hash };
   if (hash === "#reports") return { view: "reports", key: hash };
+  if (hash === "#audit") return { view: "audit", key: hash };
   let m = /^#patient\/(\d+)$/.exec(hash);
   if (m) return { view: "patient", id: Number(m[1]), key: hash };
   m = /^#session\/(\d+)$/.exec(hash);
@@ -39,7 +42,8 @@ export class RecordsView {
     const view = route.view === "patients" ? patientsView()
       : route.view === "patient" ? patientPage(route.id)
         : route.view === "session" ? pastSession(route.id)
-          : reportsPage();
+          : route.view === "audit" ? auditPage()
+            : reportsPage();
     this.current = { key: route.key, view };
     this.container.replaceChildren(view.root);
     this.container.scrollTop = 0;
