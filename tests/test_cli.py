@@ -32,7 +32,11 @@ def users(db: Path | str, *args: str, password: str | None = None
 
 
 @pytest.mark.parametrize("command", [[], ["serve"], ["simulate"], ["demo"], ["users"],
-                                     ["users", "add"], ["users", "token"]])
+                                     ["users", "add"], ["users", "token"], ["records"],
+                                     ["records", "import"], ["records", "export"],
+                                     ["report"], ["report", "unit"], ["report", "course"],
+                                     ["report", "session"], ["audit"], ["audit", "verify"],
+                                     ["bench"], ["record"], ["replay"]])
 def test_cli_help(command: list[str]) -> None:
     out = subprocess.run(CLI + command + ["--help"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
